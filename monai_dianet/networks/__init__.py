@@ -1,0 +1,1 @@
+"""Networks (blocks and nets) of monai-dianet."""

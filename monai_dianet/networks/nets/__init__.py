@@ -1,0 +1,1 @@
+"""Complete networks of monai-dianet."""

@@ -1,0 +1,323 @@
+"""Monte Carlo dropout inference with per-pixel/voxel uncertainty maps (seed 000, eq 31-35).
+
+Hand-written (MONAI has no MC-dropout inferer). The T stochastic passes reuse the deterministic part of the network:
+when the network has ``encode``/``decode`` (the DIANet contract: dropout lives only in ``decode``), ``encode`` runs
+once per input (per flip for TTA) and the T dropout samples are decoded batched, the encoded features repeated along
+the batch dimension ``sample_batch_size`` samples at a time. Other networks get T full passes (also batched) with only
+their dropout modules switched on - never ``model.train()``, which would also switch batch norm to batch statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch.nn as nn
+from monai.inferers import Inferer
+
+from monai_dianet.metrics.uncertainty import check_activation, predictive_entropy
+
+__all__ = ["MCDropoutInferer", "seeded_mc_dropout", "enable_mc_dropout", "repeat_batch", "dropout_modules"]
+
+_CHANNEL_DROPOUT = (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+_ALPHA_DROPOUT = (nn.AlphaDropout, nn.FeatureAlphaDropout)
+
+
+def dropout_modules(network: nn.Module) -> list[nn.Module]:
+    """All dropout modules (``torch.nn`` ``_DropoutNd`` subclasses, which MONAI's ``Dropout`` factory returns)."""
+    return [m for m in network.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+
+@contextmanager
+def enable_mc_dropout(network: nn.Module) -> Iterator[nn.Module]:
+    """Switch only the dropout modules of ``network`` to training behaviour; restore their modes on exit.
+
+    Batch norm and every other module keep their current (normally eval) mode.
+
+    Example:
+        >>> net.eval()
+        >>> with enable_mc_dropout(net):
+        ...     y1, y2 = net(x), net(x)  # differ where dropout acts
+    """
+    mods = dropout_modules(network)
+    states = [m.training for m in mods]
+    try:
+        for m in mods:
+            m.train(True)
+        yield network
+    finally:
+        for m, s in zip(mods, states):
+            m.train(s)
+
+
+@contextmanager
+def seeded_mc_dropout(network: nn.Module, seeds: Sequence[int]) -> Iterator[nn.Module]:
+    """Reproducible MC dropout: sample ``j`` of a sample-stacked batch draws its masks from its own seed.
+
+    Inside the context every dropout module of ``network`` (``nn.Dropout`` element-wise, ``nn.Dropout1d/2d/3d``
+    channel-wise) applies a mask drawn from ``torch.Generator(device).manual_seed(seeds[j])`` to the ``j``-th block
+    of ``B = len(seeds) * b`` batch items (items ``j*b .. (j+1)*b-1``, i.e. the layout of ``x.repeat(n, ...)``), one
+    generator per sample, masks drawn in module call order with shape ``(b, ...)``. So a batched pass over
+    ``n`` stacked samples with ``seeds=[s_0, ..., s_{n-1}]`` equals ``n`` separate passes of batch ``b`` each run
+    inside ``seeded_mc_dropout(network, [s_j])``. Generators are created on the device of the first dropout input.
+    The dropout modules are put in eval mode (identity) while the context is active and their mode restored on exit.
+
+    Args:
+        network: the model.
+        seeds: one integer seed per stacked sample.
+
+    Raises:
+        ValueError: for alpha dropout (not supported), or a dropout input whose batch is not a multiple of
+            ``len(seeds)``.
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must contain at least one seed.")
+    mods = dropout_modules(network)
+    for m in mods:
+        if isinstance(m, _ALPHA_DROPOUT):
+            raise ValueError(f"seeded_mc_dropout does not support {type(m).__name__}.")
+    gens: dict[torch.device, list[torch.Generator]] = {}
+
+    def hook(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        x = inputs[0]
+        p = float(module.p)  # type: ignore[arg-type]
+        if p <= 0.0:
+            return x
+        n = len(seeds)
+        if x.shape[0] % n:
+            raise ValueError(f"dropout input batch {x.shape[0]} is not a multiple of the number of seeds {n}.")
+        if p >= 1.0:
+            return torch.zeros_like(x)
+        b = x.shape[0] // n
+        if isinstance(module, _CHANNEL_DROPOUT):
+            shape = (b, x.shape[1]) + (1,) * (x.ndim - 2)
+        else:
+            shape = (b,) + tuple(x.shape[1:])
+        if x.device not in gens:
+            gens[x.device] = [torch.Generator(device=x.device).manual_seed(s) for s in seeds]
+        keep = torch.cat([torch.rand(shape, generator=g, device=x.device) >= p for g in gens[x.device]], 0)
+        return x * keep.to(x.dtype) / (1.0 - p)
+
+    states = [m.training for m in mods]
+    handles = []
+    try:
+        for m in mods:
+            m.train(False)
+            handles.append(m.register_forward_hook(hook))
+        yield network
+    finally:
+        for h in handles:
+            h.remove()
+        for m, s in zip(mods, states):
+            m.train(s)
+
+
+def repeat_batch(obj: Any, n: int) -> Any:
+    """Repeat every tensor in ``obj`` ``n`` times along dim 0 (layout ``[sample0 batch, sample1 batch, ...]``).
+
+    Handles tensors, dataclasses (e.g. ``DIANetFeatures``), dicts, lists and tuples recursively; other values
+    (``None``, numbers, strings) are returned unchanged. 0-dim tensors are left alone.
+    """
+    if isinstance(obj, torch.Tensor):
+        return obj.repeat(n, *([1] * (obj.ndim - 1))) if obj.ndim > 0 else obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        new = copy.copy(obj)
+        for f in dataclasses.fields(obj):
+            setattr(new, f.name, repeat_batch(getattr(obj, f.name), n))
+        return new
+    if isinstance(obj, dict):
+        return {k: repeat_batch(v, n) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        seq = [repeat_batch(v, n) for v in obj]
+        return type(obj)(seq) if isinstance(obj, list) else tuple(seq)
+    return obj
+
+
+class MCDropoutInferer(Inferer):
+    """MC-dropout (and optional flip-TTA) inferer returning the mean probability and uncertainty maps.
+
+    For every input (and every flip variant) ``num_samples`` stochastic predictions ``p_t`` are drawn; the result is
+
+    - ``"mean"``: ``E_t[p_t]`` ``(B, C, ...)``
+    - ``"entropy"``: predictive entropy of the mean ``(B, 1, ...)`` (higher = less confident)
+    - ``"variance"``: ``E_t[p_t^2] - E_t[p_t]^2`` per class (eq 34) ``(B, C, ...)``
+    - ``"mutual_information"``: ``H(E[p]) - E[H(p)]`` (epistemic) ``(B, 1, ...)``
+    - ``"aleatoric"``: ``E_t[exp(logvar_t)]`` ``(B, C, ...)`` when the network returns a heteroscedastic
+      log-variance for the selected head (``DIANetOutput.aleatoric_logvar``).
+
+    Efficient path: a network with ``encode(x)`` and ``decode(features)`` (DIANet) is encoded once; the features are
+    repeated ``n`` times along the batch dim (``n <= sample_batch_size``) and decoded under ``network.mc_dropout()``
+    (or :func:`seeded_mc_dropout` when ``seed`` is set). Otherwise the input itself is repeated and the full network
+    run with its dropout modules on (:func:`enable_mc_dropout`). Either way no ``model.train()``.
+
+    Seeding: with ``seed=s``, the sample with global index ``k = v * num_samples + t`` (flip variant ``v`` with
+    ``v = 0`` the unflipped input, sample ``t``) uses dropout masks from ``seeded_mc_dropout(network, [s + k])``.
+    So the ``"mean"`` equals the average over ``k`` of ``activation(flip_v^-1(network(flip_v(x))))`` where each
+    pass runs inside ``seeded_mc_dropout(network, [s + k])``.
+
+    Composition: with ``inferer`` (e.g. ``SlidingWindowInferer``) the predictor returns per-window "mean",
+    "variance", "mutual_information" (and "aleatoric") which that inferer blends over overlapping windows; the
+    "entropy" is then computed from the blended mean. So variance and mutual information measure only the
+    disagreement between dropout/TTA samples, not differences between overlapping windows.
+
+    Args:
+        num_samples: T, dropout samples per flip variant (>= 1).
+        activation: "softmax" (exclusive classes) or "sigmoid" (multi-label).
+        inferer: optional inner inferer called as ``inferer(inputs, predictor)``; ``None`` calls the predictor
+            on the whole input.
+        sample_batch_size: how many samples are decoded in one batched call (default: all ``num_samples``).
+        tta_flips: ``None`` or a sequence of spatial axes (0-based over the spatial dims, an int or a tuple of
+            ints each) to flip as extra test-time-augmentation variants; the unflipped input is always included.
+        seed: ``None`` (global RNG via ``network.mc_dropout()`` / dropout modules) or an int (reproducible).
+        task: which head of a ``DIANetOutput`` to use ("segmentation", "classification", "reconstruction");
+            default the main head (``output.main``) and, for the aleatoric map, ``network.tasks[0]``.
+
+    Raises:
+        ValueError: bad ``num_samples``/``sample_batch_size``/``activation``/flip axes.
+
+    Example:
+        >>> inferer = MCDropoutInferer(num_samples=10, inferer=SlidingWindowInferer(roi_size=(64, 64, 64)))
+        >>> with torch.no_grad():
+        ...     out = inferer(image, dianet.eval())
+        >>> out["mean"].shape, out["entropy"].shape  # (1, 4, H, W, D), (1, 1, H, W, D)
+    """
+
+    def __init__(
+        self,
+        num_samples: int = 10,
+        activation: str = "softmax",
+        inferer: Inferer | Callable | None = None,
+        sample_batch_size: int | None = None,
+        tta_flips: Sequence[int | Sequence[int]] | None = None,
+        seed: int | None = None,
+        task: str | None = None,
+    ) -> None:
+        super().__init__()
+        if int(num_samples) < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
+        self.num_samples = int(num_samples)
+        self.activation = check_activation(activation)
+        self.inferer = inferer
+        sbs = self.num_samples if sample_batch_size is None else int(sample_batch_size)
+        if sbs < 1:
+            raise ValueError(f"sample_batch_size must be >= 1, got {sample_batch_size}.")
+        self.sample_batch_size = sbs
+        variants: list[tuple[int, ...]] = [()]
+        for axes in tta_flips or ():
+            ax = (int(axes),) if isinstance(axes, int) else tuple(int(a) for a in axes)
+            if not ax or min(ax) < 0:
+                raise ValueError(f"tta_flips entries must be non-negative spatial axes, got {axes!r}.")
+            variants.append(ax)
+        self.flip_variants = variants
+        self.seed = None if seed is None else int(seed)
+        self.task = task
+
+    @property
+    def total_samples(self) -> int:
+        """Number of stochastic predictions per input: ``num_samples * (1 + len(tta_flips))``."""
+        return self.num_samples * len(self.flip_variants)
+
+    def __call__(self, inputs: torch.Tensor, network: Callable, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """Run MC inference.
+
+        Args:
+            inputs: ``(B, C_in, *spatial)``.
+            network: the model (in eval mode); extra ``args``/``kwargs`` go to ``network`` on the full-pass path.
+
+        Returns:
+            dict of tensors, see the class docstring.
+        """
+
+        def predictor(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            return self._moments(x, network, *args, **kwargs)
+
+        moments = predictor(inputs) if self.inferer is None else self.inferer(inputs, predictor)
+        if not isinstance(moments, dict):
+            raise ValueError(f"the inner inferer must return the predictor's dict, got {type(moments).__name__}.")
+        return self._finalize(moments)
+
+    # internals -----------------------------------------------------------------------------------------------------
+
+    def _head(self, output: Any, network: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if isinstance(output, torch.Tensor):
+            return output, None
+        if isinstance(output, dict):
+            key = self.task or next(iter(output))
+            if key not in output:
+                raise KeyError(f"network output has no key {key!r}; keys: {list(output)}.")
+            return output[key], None
+        if hasattr(output, "main"):
+            logits = getattr(output, self.task) if self.task else output.main
+            if logits is None:
+                raise KeyError(f"network output has no {self.task!r} head.")
+            logvars = getattr(output, "aleatoric_logvar", None) or {}
+            name = self.task or (list(getattr(network, "tasks", []))[:1] or [None])[0]
+            if name is None and len(logvars) == 1:
+                name = next(iter(logvars))
+            return logits, logvars.get(name) if name is not None else None
+        raise ValueError(f"unsupported network output type {type(output).__name__}: expected a tensor, dict or DIANetOutput.")
+
+    def _dropout_context(self, network: Any, seeds: list[int] | None):
+        if seeds is not None:
+            return seeded_mc_dropout(network, seeds)
+        if hasattr(network, "mc_dropout"):
+            return network.mc_dropout()
+        return enable_mc_dropout(network)
+
+    def _moments(self, x: torch.Tensor, network: Any, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        t_all = self.num_samples
+        encode_path = hasattr(network, "encode") and hasattr(network, "decode") and not args and not kwargs
+        s1 = s2 = ent = alea = None
+        b = x.shape[0]
+        for v, axes in enumerate(self.flip_variants):
+            dims = [a + 2 for a in axes]
+            if dims and max(dims) >= x.ndim:
+                raise ValueError(f"flip axes {axes} out of range for input with {x.ndim - 2} spatial dims.")
+            xv = torch.flip(x, dims) if dims else x
+            feats = network.encode(xv) if encode_path else None
+            for start in range(0, t_all, self.sample_batch_size):
+                n = min(self.sample_batch_size, t_all - start)
+                seeds = None if self.seed is None else [self.seed + v * t_all + start + j for j in range(n)]
+                with self._dropout_context(network, seeds):
+                    if encode_path:
+                        out = network.decode(repeat_batch(feats, n))
+                    else:
+                        out = network(repeat_batch(xv, n), *args, **kwargs)
+                logits, logvar = self._head(out, network)
+                if dims and logits.ndim == x.ndim:
+                    logits = torch.flip(logits, dims)
+                    logvar = torch.flip(logvar, dims) if logvar is not None else None
+                logits = logits.double()
+                probs = torch.softmax(logits, 1) if self.activation == "softmax" else torch.sigmoid(logits)
+                probs = probs.reshape(n, b, *probs.shape[1:])
+                h = predictive_entropy(probs.flatten(0, 1), self.activation).reshape(n, b, -1, *probs.shape[3:])
+                s1 = probs.sum(0) if s1 is None else s1 + probs.sum(0)
+                s2 = (probs**2).sum(0) if s2 is None else s2 + (probs**2).sum(0)
+                ent = h.sum(0) if ent is None else ent + h.sum(0)
+                if logvar is not None:
+                    lv = logvar.double().exp().reshape(n, b, *logvar.shape[1:]).sum(0)
+                    alea = lv if alea is None else alea + lv
+        total = float(self.total_samples)
+        mean = s1 / total  # type: ignore[operator]
+        mean_entropy = predictive_entropy(mean, self.activation)
+        moments = {
+            "mean": mean.float(),
+            "variance": (s2 / total - mean**2).clamp_min(0.0).float(),  # type: ignore[operator]
+            "mutual_information": (mean_entropy - ent / total).clamp_min(0.0).float(),  # type: ignore[operator]
+        }
+        if alea is not None:
+            moments["aleatoric"] = (alea / total).float()
+        return moments
+
+    def _finalize(self, moments: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = {"mean": moments["mean"], "entropy": predictive_entropy(moments["mean"], self.activation)}
+        out["variance"] = moments["variance"]
+        out["mutual_information"] = moments["mutual_information"]
+        if "aleatoric" in moments:
+            out["aleatoric"] = moments["aleatoric"]
+        return out

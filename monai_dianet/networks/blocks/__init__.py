@@ -1,1 +1,10 @@
 """Building blocks of the monai-dianet networks."""
+from .backbone import RESNET_BACKBONES, DIANetBackbone, ResNetStages
+from .codebook import CodeBook
+from .dianet_heads import OutputProjection, ReconstructionDecoder, SegmentationDecoder
+from .diffuser import Diffuser
+from .discriminator import DomainDiscriminator, LatentDiscriminator
+from .feature_pyramid import FeaturePyramidFusion
+from .gradient_reversal import DANNSchedule, GradientReversal, grad_reverse
+from .probabilistic_latent import ProbabilisticLatent
+from .stage_attention import SpatialAttention, StageAttention

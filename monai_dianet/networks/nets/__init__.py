@@ -1,1 +1,2 @@
 """Complete networks of monai-dianet."""
+from .dianet import DIANET_TASKS, DIANet, DIANetFeatures, DIANetOutput

@@ -1,0 +1,438 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""DIANet: Domain-Informed Adaptive Network (seed paper 000, Fig. 1-2, eq 6-21), 2D and 3D."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields, replace
+
+import torch
+import torch.nn as nn
+
+from monai.networks.layers.factories import Conv
+
+from monai_dianet.networks.blocks.backbone import DIANetBackbone, resnet_params
+from monai_dianet.networks.blocks.codebook import CodeBook
+from monai_dianet.networks.blocks.dianet_heads import OutputProjection, ReconstructionDecoder, SegmentationDecoder
+from monai_dianet.networks.blocks.diffuser import Diffuser
+from monai_dianet.networks.blocks.feature_pyramid import FeaturePyramidFusion
+from monai_dianet.networks.blocks.probabilistic_latent import ProbabilisticLatent
+from monai_dianet.networks.blocks.stage_attention import StageAttention
+
+__all__ = ["DIANet", "DIANetOutput", "DIANetFeatures", "DIANET_TASKS"]
+
+DIANET_TASKS = ("segmentation", "classification", "reconstruction")
+DEFAULT_RESNET_WIDTH = 0.5
+
+
+def _repeat(value, times: int):
+    if isinstance(value, torch.Tensor):
+        return torch.cat([value] * times, dim=0)
+    if isinstance(value, list):
+        return [_repeat(v, times) for v in value]
+    if isinstance(value, dict):
+        return {k: _repeat(v, times) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class DIANetFeatures:
+    """Deterministic results of :meth:`DIANet.encode` (everything except dropout and the final projections).
+
+    Attributes:
+        head_features: per-task features just before dropout: ``segmentation`` ``(B, C_s, *spatial)``,
+            ``classification`` ``(B, latent_channels)``, ``reconstruction`` ``(B, C_r, *spatial)``.
+        mu, logvar, latent, pooled_latent, prior_logits, codebook_assignment, stage_attention,
+        fusion_attention, fused: as in :class:`DIANetOutput`.
+        tasks: task names, the first is the main one.
+    """
+
+    head_features: dict[str, torch.Tensor]
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    latent: torch.Tensor
+    pooled_latent: torch.Tensor
+    prior_logits: torch.Tensor | None
+    codebook_assignment: torch.Tensor | None
+    stage_attention: list[torch.Tensor]
+    fusion_attention: list[torch.Tensor]
+    fused: torch.Tensor
+    tasks: tuple[str, ...] = ("segmentation",)
+
+    def repeat(self, times: int) -> DIANetFeatures:
+        """Repeat every tensor ``times`` times along the batch dim (sample-major: ``[x_1..x_B, x_1..x_B, ...]``).
+
+        ``DIANet.decode`` on the result gives ``times`` stochastic samples per case in one batch.
+        """
+        if times < 1:
+            raise ValueError(f"times must be >= 1, got {times}.")
+        return replace(self, **{f.name: _repeat(getattr(self, f.name), times) for f in fields(self)})
+
+
+@dataclass
+class DIANetOutput:
+    """Everything a DIANet forward pass produces.
+
+    Attributes:
+        segmentation: ``(B, out_channels, *spatial)`` logits, or None.
+        classification: ``(B, num_classes)`` logits, or None.
+        reconstruction: ``(B, in_channels, *spatial)``, or None.
+        aleatoric_logvar: heteroscedastic log-variance per task, same shape as that task's output; ``{}`` when off.
+        mu: ``(B, latent_channels, *latent_spatial)`` mean ``g_mu(z_fused)`` (eq 13).
+        logvar: ``(B, latent_channels, *latent_spatial)`` diagonal log-variance ``g_Sigma(z_fused)``.
+        latent: ``(B, latent_channels, *latent_spatial)`` h after sampling, codebook and diffuser.
+        pooled_latent: ``(B, latent_channels)`` global average of ``latent``.
+        prior_logits: ``(B, out_channels, *latent_spatial)`` coarse class logits P(h) (segmentation only).
+        codebook_assignment: ``(B, K, *latent_spatial)`` soft assignments, or None without codebook.
+        stage_attention: spatial attention of each encoder stage, ``(B, 1, *stage_spatial)``.
+        fusion_attention: per-scale spatial attention of the pyramid fusion (eq 9).
+        fused: ``(B, fusion_channels, *fused_spatial)`` fused map z_fused (eq 7-8).
+        tasks: task names; the first is the main one.
+    """
+
+    segmentation: torch.Tensor | None
+    classification: torch.Tensor | None
+    reconstruction: torch.Tensor | None
+    aleatoric_logvar: dict[str, torch.Tensor]
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    latent: torch.Tensor
+    pooled_latent: torch.Tensor
+    prior_logits: torch.Tensor | None
+    codebook_assignment: torch.Tensor | None
+    stage_attention: list[torch.Tensor] = field(default_factory=list)
+    fusion_attention: list[torch.Tensor] = field(default_factory=list)
+    fused: torch.Tensor | None = None
+    tasks: tuple[str, ...] = ("segmentation",)
+
+    @property
+    def main(self) -> torch.Tensor:
+        """The output of the first task."""
+        return getattr(self, self.tasks[0])
+
+
+class DIANet(nn.Module):
+    """Domain-Informed Adaptive Network: multi-scale encoder, pyramid fusion, probabilistic latent, task heads.
+
+    Pipeline (one class for 2D and 3D through MONAI layer factories):
+
+    1. backbone (:class:`~monai_dianet.networks.blocks.backbone.DIANetBackbone`): stage features
+       ``z_i = f_i(z_{i-1})`` (eq 6);
+    2. CBAM-style :class:`~monai_dianet.networks.blocks.stage_attention.StageAttention` after every stage;
+    3. :class:`~monai_dianet.networks.blocks.feature_pyramid.FeaturePyramidFusion` of the last
+       ``pyramid_levels`` stages (FPN + PANet, per-scale attention, weights ``alpha_i``, eq 7-9), fused at the
+       finest pyramid level's stride (4 for ResNet/EfficientNet backbones);
+    4. :class:`~monai_dianet.networks.blocks.probabilistic_latent.ProbabilisticLatent` ``g_mu``/``g_Sigma``
+       (eq 10, 12, 13): sampled in training, ``h = mu`` in eval unless ``sample=True``;
+    5. :class:`~monai_dianet.networks.blocks.codebook.CodeBook` soft quantisation (``codebook_size > 0``) and
+       :class:`~monai_dianet.networks.blocks.diffuser.Diffuser` self-attention at the coarsest encoder scale;
+    6. heads: segmentation (transposed-conv decoder with encoder skips, eq 19), classification (pooled h,
+       linear, eq 17), reconstruction (upsample + conv, eq 20-21); ``prior_logits`` P(h) when segmenting.
+
+    MC dropout: dropout sits only just before each head's final projection, so :meth:`encode` (all the
+    expensive, deterministic work) runs once and :meth:`decode` (dropout + projections) runs per sample;
+    ``forward(x) == decode(encode(x))``. Use :meth:`mc_dropout` to keep dropout active in ``eval()``.
+
+    Args:
+        spatial_dims: 2 or 3.
+        in_channels: input channels (e.g. 4 MRI sequences, 3 stains).
+        out_channels: segmentation channels (and default number of classes).
+        tasks: non-empty subset of ``("segmentation", "classification", "reconstruction")``; the first is
+            the main task returned by ``forward`` when ``return_all=False``.
+        num_classes: classification classes (default ``out_channels``).
+        backbone: a MONAI ResNet name (``resnet10`` ... ``resnet200``), another FlexibleUNet encoder registry
+            name (e.g. ``efficientnet-b0``) or a module following the protocol of ``DIANetBackbone``.
+        backbone_width: width multiplier of ResNet backbones. ``None``: 0.5 (light, CPU-friendly; ``resnet10``
+            then has 3.6 M parameters in 3D), or 1.0 (MONAI ``ResNetFeatures`` widths) when
+            ``pretrained_path`` is given. Must stay ``None`` for other backbones.
+        pretrained_path: local backbone weights (never downloaded).
+        freeze: ``"none"``, ``"all"`` or ``k`` (first ``k`` backbone stages frozen).
+        stage_attention: use the CBAM-style stage attention.
+        pyramid_levels: number of (coarsest) encoder stages fused by the pyramid (at most the number of stages).
+        fusion_attention: use the per-scale spatial attention of the pyramid (eq 9).
+        fusion_channels: width of the pyramid.
+        latent_channels: latent dimensionality ``d``.
+        codebook_size: number of CodeBook prototypes; 0 disables the codebook.
+        codebook_temperature: softmax temperature of the CodeBook.
+        diffuser: use the Diffuser.
+        diffuser_heads: attention heads of the Diffuser (must divide ``latent_channels``).
+        decoder_channels: full-resolution width of the segmentation decoder (doubles per 2x stride).
+        reconstruction_channels: full-resolution width of the reconstruction decoder.
+        dropout: MC-dropout rate before each head's final projection (name fixed for MONAI Label's
+            ``network_def#dropout``).
+        heteroscedastic: add a per-output log-variance prediction to every head (aleatoric uncertainty).
+        return_all: ``forward`` returns :class:`DIANetOutput` when True, else the main head's tensor
+            (for MONAI inferers and bundle engines).
+        norm: normalisation of ResNet backbones, pyramid and decoders (MONAI name/args). Batch norm, like
+            MONAI's ResNet; note that in training every normalised map needs more than one value per channel
+            (batch x spatial) at the coarsest stride.
+        act: activation of the pyramid and decoders.
+
+    Raises:
+        ValueError: bad task list, sizes, options, or (in ``encode``) spatial sizes not divisible by
+            :attr:`size_divisor`.
+
+    Example::
+
+        net = DIANet(3, in_channels=4, out_channels=3, tasks=("segmentation", "classification"), num_classes=2)
+        seg = net(torch.randn(1, 4, 64, 64, 64))                  # (1, 3, 64, 64, 64)
+        out = net(torch.randn(1, 4, 64, 64, 64), return_all=True)  # DIANetOutput
+        net.eval()
+        feats = net.encode(x)
+        with net.mc_dropout():
+            samples = net.decode(feats.repeat(8)).segmentation
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        tasks: Sequence[str] = ("segmentation",),
+        num_classes: int | None = None,
+        backbone: str | nn.Module = "resnet10",
+        backbone_width: float | None = None,
+        pretrained_path: str | os.PathLike | None = None,
+        freeze: str | int = "none",
+        stage_attention: bool = True,
+        pyramid_levels: int = 4,
+        fusion_attention: bool = True,
+        fusion_channels: int = 64,
+        latent_channels: int = 32,
+        codebook_size: int = 32,
+        codebook_temperature: float = 1.0,
+        diffuser: bool = True,
+        diffuser_heads: int = 4,
+        decoder_channels: int = 16,
+        reconstruction_channels: int = 8,
+        dropout: float = 0.0,
+        heteroscedastic: bool = False,
+        return_all: bool = False,
+        norm: str | tuple = "batch",
+        act: str | tuple = "relu",
+    ) -> None:
+        super().__init__()
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}.")
+        tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+        if not tasks or len(set(tasks)) != len(tasks) or any(t not in DIANET_TASKS for t in tasks):
+            raise ValueError(f"tasks must be a non-empty subset of {DIANET_TASKS} without repeats, got {tasks}.")
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"in_channels and out_channels must be >= 1, got {in_channels}, {out_channels}.")
+        self.spatial_dims = spatial_dims
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.tasks = tasks
+        self.num_classes = out_channels if num_classes is None else num_classes
+        self.return_all = return_all
+        self.dropout = dropout
+
+        is_resnet = isinstance(backbone, str) and backbone in resnet_params
+        if backbone_width is not None and not is_resnet:
+            raise ValueError(f"backbone_width applies to ResNet backbones only, not {backbone!r}.")
+        if backbone_width is None:
+            backbone_width = (1.0 if pretrained_path is not None else DEFAULT_RESNET_WIDTH) if is_resnet else 1.0
+        self.backbone = DIANetBackbone(
+            spatial_dims, in_channels, backbone, backbone_width, pretrained_path, freeze=freeze, norm=norm
+        )
+        strides, channels = self.backbone.strides, self.backbone.out_channels
+        self.size_divisor: int = self.backbone.size_divisor
+
+        self.stage_attention = (
+            nn.ModuleList(StageAttention(spatial_dims, c) for c in channels) if stage_attention else None
+        )
+        if not 1 <= pyramid_levels:
+            raise ValueError(f"pyramid_levels must be >= 1, got {pyramid_levels}.")
+        levels = min(pyramid_levels, len(strides))
+        self.pyramid_start = len(strides) - levels
+        self.fusion = FeaturePyramidFusion(
+            spatial_dims,
+            channels[self.pyramid_start :],
+            strides[self.pyramid_start :],
+            fusion_channels,
+            attention=fusion_attention,
+            norm=norm,
+            act=act,
+        )
+        self.latent_stride = strides[self.pyramid_start]
+        self.latent_head = ProbabilisticLatent(spatial_dims, fusion_channels, latent_channels)
+        self.codebook = (
+            CodeBook(latent_channels, codebook_size, codebook_temperature) if codebook_size > 0 else None
+        )
+        self.diffuser = (
+            Diffuser(spatial_dims, latent_channels, strides[-1] // self.latent_stride, diffuser_heads)
+            if diffuser
+            else None
+        )
+
+        self.decoders = nn.ModuleDict()
+        self.heads = nn.ModuleDict()
+        self.prior_head = None
+        if "segmentation" in tasks:
+            skips = [(c, s) for c, s in zip(channels, strides) if s < self.latent_stride]
+            if not any(s == 1 for _, s in skips):
+                skips.insert(0, (in_channels, 1))
+            self.decoders["segmentation"] = SegmentationDecoder(
+                spatial_dims,
+                latent_channels,
+                self.latent_stride,
+                [c for c, _ in skips],
+                [s for _, s in skips],
+                decoder_channels,
+                norm=norm,
+                act=act,
+            )
+            self.heads["segmentation"] = OutputProjection(
+                spatial_dims, decoder_channels, out_channels, dropout, heteroscedastic
+            )
+            self.prior_head = Conv[Conv.CONV, spatial_dims](latent_channels, out_channels, kernel_size=1)
+        if "classification" in tasks:
+            self.heads["classification"] = OutputProjection(
+                None, latent_channels, self.num_classes, dropout, heteroscedastic
+            )
+        if "reconstruction" in tasks:
+            self.decoders["reconstruction"] = ReconstructionDecoder(
+                spatial_dims, latent_channels, self.latent_stride, reconstruction_channels, norm=norm, act=act
+            )
+            self.heads["reconstruction"] = OutputProjection(
+                spatial_dims, reconstruction_channels, in_channels, dropout, heteroscedastic
+            )
+
+    @property
+    def scale_weights(self) -> torch.Tensor:
+        """The pyramid's normalised scale weights ``alpha_i`` (eq 8), finest fused level first."""
+        return self.fusion.scale_weights
+
+    def _check_size(self, x: torch.Tensor) -> None:
+        if x.ndim != self.spatial_dims + 2:
+            raise ValueError(
+                f"expected input (B, C, {'H, W, D' if self.spatial_dims == 3 else 'H, W'}) with "
+                f"{self.spatial_dims + 2} dims, got shape {tuple(x.shape)}."
+            )
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"expected {self.in_channels} input channels, got {x.shape[1]}.")
+        bad = [s for s in x.shape[2:] if s % self.size_divisor != 0]
+        if bad:
+            raise ValueError(
+                f"DIANet input spatial size {tuple(x.shape[2:])} must be a multiple of {self.size_divisor} "
+                f"(size_divisor, the backbone's total stride) in every dimension."
+            )
+
+    def encode(self, x: torch.Tensor, sample: bool | None = None) -> DIANetFeatures:
+        """Run everything up to (not including) the heads' dropout and final projections.
+
+        Args:
+            x: ``(B, in_channels, *spatial)``, each spatial size a multiple of :attr:`size_divisor`.
+            sample: draw the latent by reparameterisation; ``None`` samples in training mode only.
+
+        Raises:
+            ValueError: wrong number of dims/channels or spatial size not divisible by ``size_divisor``.
+        """
+        self._check_size(x)
+        feats = self.backbone(x)
+        stage_maps: list[torch.Tensor] = []
+        if self.stage_attention is not None:
+            attended = []
+            for att, f in zip(self.stage_attention, feats):
+                y, a = att(f)
+                attended.append(y)
+                stage_maps.append(a)
+            feats = attended
+        fused, fusion_maps = self.fusion(feats[self.pyramid_start :])
+        h, mu, logvar = self.latent_head(fused, sample=self.training if sample is None else sample)
+        assignment = None
+        if self.codebook is not None:
+            h, assignment = self.codebook(h)
+        if self.diffuser is not None:
+            h = self.diffuser(h)
+        pooled = h.flatten(2).mean(dim=2)
+        head_features: dict[str, torch.Tensor] = {}
+        if "segmentation" in self.decoders:
+            skips = [f for f, s in zip(feats, self.backbone.strides) if s < self.latent_stride]
+            if min(self.backbone.strides) > 1:
+                skips.insert(0, x)
+            head_features["segmentation"] = self.decoders["segmentation"](h, skips)
+        if "classification" in self.heads:
+            head_features["classification"] = pooled
+        if "reconstruction" in self.decoders:
+            head_features["reconstruction"] = self.decoders["reconstruction"](h)
+        return DIANetFeatures(
+            head_features=head_features,
+            mu=mu,
+            logvar=logvar,
+            latent=h,
+            pooled_latent=pooled,
+            prior_logits=self.prior_head(h) if self.prior_head is not None else None,
+            codebook_assignment=assignment,
+            stage_attention=stage_maps,
+            fusion_attention=fusion_maps,
+            fused=fused,
+            tasks=self.tasks,
+        )
+
+    def decode(self, features: DIANetFeatures) -> DIANetOutput:
+        """Apply each head's dropout and final projection to :meth:`encode`'s features (cheap; MC samples).
+
+        ``features`` may have been repeated along the batch dim (:meth:`DIANetFeatures.repeat`).
+
+        Raises:
+            KeyError: a task's features are missing.
+        """
+        outputs: dict[str, torch.Tensor | None] = {t: None for t in DIANET_TASKS}
+        logvars: dict[str, torch.Tensor] = {}
+        for task in self.tasks:
+            if task not in features.head_features:
+                raise KeyError(f"DIANetFeatures has no head features for task '{task}'.")
+            y, logvar = self.heads[task](features.head_features[task])
+            outputs[task] = y
+            if logvar is not None:
+                logvars[task] = logvar
+        return DIANetOutput(
+            segmentation=outputs["segmentation"],
+            classification=outputs["classification"],
+            reconstruction=outputs["reconstruction"],
+            aleatoric_logvar=logvars,
+            mu=features.mu,
+            logvar=features.logvar,
+            latent=features.latent,
+            pooled_latent=features.pooled_latent,
+            prior_logits=features.prior_logits,
+            codebook_assignment=features.codebook_assignment,
+            stage_attention=features.stage_attention,
+            fusion_attention=features.fusion_attention,
+            fused=features.fused,
+            tasks=self.tasks,
+        )
+
+    def forward(
+        self, x: torch.Tensor, return_all: bool | None = None, sample: bool | None = None
+    ) -> torch.Tensor | DIANetOutput:
+        """``decode(encode(x))``; the main head's tensor unless ``return_all`` (default: ``self.return_all``)."""
+        out = self.decode(self.encode(x, sample=sample))
+        return out if (self.return_all if return_all is None else return_all) else out.main
+
+    @contextlib.contextmanager
+    def mc_dropout(self, enabled: bool = True) -> Iterator[DIANet]:
+        """Context manager keeping the heads' dropout active even in ``eval()`` (MC dropout).
+
+        Only the dropout layers change mode (normalisation statistics stay frozen); their previous modes are
+        restored on exit. With ``dropout=0`` the outputs stay deterministic.
+
+        Example::
+
+            net.eval()
+            with net.mc_dropout():
+                samples = [net(x) for _ in range(10)]
+        """
+        drops = [head.dropout for head in self.heads.values()]
+        previous = [d.training for d in drops]
+        try:
+            for d in drops:
+                d.train(enabled or d.training)
+            yield self
+        finally:
+            for d, mode in zip(drops, previous):
+                d.train(mode)

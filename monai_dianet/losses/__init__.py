@@ -1,0 +1,11 @@
+"""Losses of monai-dianet (MONAI ``_Loss`` subclasses)."""
+
+from .anatomical_prior import AnatomicalPriorLoss
+from .dianet_loss import DIANET_REGULARISERS, DIANET_TASKS, DIANetLoss
+from .domain_adversarial import DomainAdversarialLoss
+from .ewc import EWCLoss
+from .gaussian_kl import GaussianKLLoss
+from .l2sp import L2SPLoss
+from .latent_adversarial import LatentAdversarialLoss
+from .mmd import MMDLoss
+from .spatial_prior_kl import SpatialPriorKLLoss

@@ -1,0 +1,10 @@
+"""Transforms of monai-dianet (array transforms with dictionary twins)."""
+
+from .spatial_prior import (
+    ResampleSpatialPrior,
+    ResampleSpatialPriord,
+    build_spatial_prior,
+    load_spatial_prior,
+    resample_to,
+    save_spatial_prior,
+)

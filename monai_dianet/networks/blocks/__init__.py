@@ -8,3 +8,8 @@ from .feature_pyramid import FeaturePyramidFusion
 from .gradient_reversal import DANNSchedule, GradientReversal, grad_reverse
 from .probabilistic_latent import ProbabilisticLatent
 from .stage_attention import SpatialAttention, StageAttention
+from .clinical_encoder import ClinicalEncoder
+from .genomic_encoder import GeneTransformerEncoder
+from .graph_encoder import GeneGraphEncoder, batch_edge_index
+from .image_encoder import ImageEncoder
+from .modality_fusion import AttentionPooling, ModalityAttentionFusion, inverse_variance_weights

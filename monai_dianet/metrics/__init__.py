@@ -1,5 +1,6 @@
 """Metrics: predictive uncertainty and calibration."""
 
+from .calibration import TemperatureScaling, expected_calibration_error, reliability_diagram_data
 from .uncertainty import (
     case_uncertainty,
     expected_aleatoric,

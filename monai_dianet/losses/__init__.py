@@ -9,3 +9,8 @@ from .l2sp import L2SPLoss
 from .latent_adversarial import LatentAdversarialLoss
 from .mmd import MMDLoss
 from .spatial_prior_kl import SpatialPriorKLLoss
+from .attention_calibration import AttentionCalibrationLoss
+from .consistency import ConsistencyLoss
+from .contrastive import CrossModalContrastiveLoss
+from .fusion_regularization import FusionRegularizationLoss
+from .onconet_loss import OncoNetLoss

@@ -1,7 +1,7 @@
 """Losses of monai-dianet (MONAI ``_Loss`` subclasses)."""
 
 from .anatomical_prior import AnatomicalPriorLoss
-from .dianet_loss import DIANET_REGULARISERS, DIANET_TASKS, DIANetLoss
+from .dianet_loss import DIANetLoss
 from .domain_adversarial import DomainAdversarialLoss
 from .ewc import EWCLoss
 from .gaussian_kl import GaussianKLLoss

@@ -1,1 +1,28 @@
 """Data utilities: datalist builders, datasets and synthetic data in the real on-disk formats."""
+
+from .gdc import (
+    CaseMismatchError,
+    align_case_ids,
+    list_histology_patches,
+    read_gdc_clinical,
+    read_gdc_gene_info,
+    read_gdc_sample_sheet,
+    read_gdc_star_counts,
+    read_label_table,
+    read_star_gene_counts,
+    read_string_edge_table,
+    read_string_edges,
+    string_edges_to_index,
+    strip_gene_version,
+)
+from .tcga_dataset import (
+    TCGACohort,
+    TCGAData,
+    TCGAMultimodalDataset,
+    build_tcga_data,
+    build_tcga_datalist,
+    load_tcga_cohort,
+    load_tcga_preprocessing,
+    split_tcga_datalist,
+    tcga_collate,
+)

@@ -8,3 +8,12 @@ from .spatial_prior import (
     resample_to,
     save_spatial_prior,
 )
+from .tcga import (
+    ClinicalEncoder,
+    EncodeClinicald,
+    GeneExpressionScaler,
+    LoadHistologyPatch,
+    LoadHistologyPatchd,
+    ScaleGeneExpressiond,
+    ajcc_stage_to_number,
+)

@@ -1,5 +1,17 @@
 """Data utilities: datalist builders, datasets and synthetic data in the real on-disk formats."""
 
+from .brats import (
+    BRATS_LAYOUTS,
+    BRATS_REGIONS,
+    BraTSLayout,
+    brats_case_files,
+    brats_datalists,
+    build_brats_datalist,
+    find_brats_cases,
+    load_brats_datalist_json,
+    prepare_brats_dataset,
+    split_brats_datalist,
+)
 from .gdc import (
     CaseMismatchError,
     align_case_ids,

@@ -1,5 +1,19 @@
 """Transforms of monai-dianet (array transforms with dictionary twins)."""
 
+from .brats import (
+    BraTSLabelsToRegions,
+    BraTSLabelsToRegionsd,
+    BraTSRegionsToLabels,
+    BraTSRegionsToLabelsd,
+    ConvertToMultiChannelBasedOnBrats2023Classes,
+    ConvertToMultiChannelBasedOnBrats2023Classesd,
+    PrepareBatchWithPrior,
+    SaveBraTSPredictiond,
+    ValidateBraTSCase,
+    ValidateBraTSCased,
+    brats_region_volumes_ml,
+    brats_spatial_prior,
+)
 from .spatial_prior import (
     ResampleSpatialPrior,
     ResampleSpatialPriord,

@@ -338,7 +338,8 @@ class ResampleSpatialPrior(Transform):
             )
         out = resample_to(self.prior[None], img.shape[1:])[0]
         if isinstance(img, MetaTensor):
-            return MetaTensor(out, affine=img.affine, meta=img.meta)
+            meta = {k: v for k, v in img.meta.items() if k != "affine"}
+            return MetaTensor(out, affine=img.affine, meta=meta)
         return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch_geometric.data import Batch, Data
 
 from monai_dianet.networks.nets import MODALITIES, OncoNet, OncoNetOutput
 
@@ -121,6 +122,10 @@ def test_batch_equals_one_at_a_time():
     # collated copies of the shared graph, (B, 2, E), give the same result as the stored (2, E) edges
     collated = net(batch | {"modality_mask": mask, "graph": _edges()[None].repeat(3, 1, 1)}, return_all=True)
     assert torch.allclose(collated.logits, out.logits, atol=1e-5)
+    # so does a PyG Batch of the patient graphs (as monai_dianet.data.tcga_dataset.tcga_collate builds it)
+    graphs = Batch.from_data_list([Data(x=g[:, None], edge_index=_edges()) for g in batch["genes"]])
+    pyg = net(batch | {"modality_mask": mask, "graph": graphs}, return_all=True)
+    assert torch.allclose(pyg.logits, out.logits, atol=1e-5)
 
 
 def test_modality_dropout_only_in_training():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn as nn
 from monai.utils import optional_import
@@ -111,11 +113,13 @@ class GeneGraphEncoder(nn.Module):
         else:
             self.edge_index = None
 
-    def forward(self, genes: torch.Tensor, edge_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, genes: torch.Tensor, edge_index: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
             genes: (B, G) gene values (NaN is read as 0, the mean after standardisation).
-            edge_index: (2, E) shared edges or (B, 2, E) per-patient edges; default: the stored edges.
+            edge_index: (2, E) shared edges, (B, 2, E) per-patient edges, or a ``torch_geometric.data.Batch`` of
+                the B patient graphs (``Batch.from_data_list``, its ``edge_index`` is used as it is); default:
+                the stored edges.
 
         Returns:
             embedding (B, d) and per-gene attributions (B, G) (pooling gate, rows sum to 1).
@@ -133,7 +137,14 @@ class GeneGraphEncoder(nn.Module):
         genes = torch.nan_to_num(genes.float(), nan=0.0)
         ids = torch.arange(self.num_genes, device=genes.device)
         x = (self.value_embedding(genes[..., None]) + self.gene_embedding(ids)[None]).reshape(-1, self.value_embedding.out_features)
-        edges = batch_edge_index(edge_index.to(genes.device), batch_size, self.num_genes)
+        if hasattr(edge_index, "edge_index"):  # an already batched PyG graph
+            if int(edge_index.num_nodes) != batch_size * self.num_genes:
+                raise ValueError(
+                    f"the PyG batch has {int(edge_index.num_nodes)} nodes, expected {batch_size} x {self.num_genes}."
+                )
+            edges = edge_index.edge_index.to(genes.device).long()
+        else:
+            edges = batch_edge_index(torch.as_tensor(edge_index).to(genes.device), batch_size, self.num_genes)
         batch = torch.arange(batch_size, device=genes.device).repeat_interleave(self.num_genes)
         for conv, norm in zip(self.convs, self.norms):
             x = norm(x + self.dropout(self.act(conv(x, edges))))

@@ -265,7 +265,8 @@ class OncoNet(nn.Module):
             genes: (B, G) gene values.
             clinical: (B, C) clinical columns.
             modality_mask: (B, 3) bool presence of [image, genes, clinical]; default: present when given.
-            edge_index: gene graph edges, (2, E) or (B, 2, E) (graph encoder only; default: the stored ones).
+            edge_index: gene graph edges, (2, E), (B, 2, E) or a PyG ``Batch`` of the patient graphs (graph encoder
+                only; default: the stored ones).
             return_all: return :class:`OncoNetOutput` instead of the logits.
             attribute: also compute gradient x input attributions of the predicted class for the tabular inputs
                 (clinical columns, and genes for the ``"mlp"`` genomic encoder).
@@ -312,7 +313,7 @@ class OncoNet(nn.Module):
             encoder = self.encoders[name]
             if isinstance(encoder, GeneGraphEncoder):
                 edges = inputs.get("edge_index")
-                if edges is not None:
+                if edges is not None and not hasattr(edges, "edge_index"):  # a PyG Batch goes through as it is
                     edges = torch.as_tensor(edges, device=device)
                     if edges.ndim == 3 and bool((edges == edges[:1]).all()):
                         edges = edges[0]  # collated copies of one shared graph

@@ -3,7 +3,8 @@
 Hand-written (MONAI has no MC-dropout inferer). The T stochastic passes reuse the deterministic part of the network:
 when the network has ``encode``/``decode`` (the DIANet contract: dropout lives only in ``decode``), ``encode`` runs
 once per input (per flip for TTA) and the T dropout samples are decoded batched, the encoded features repeated along
-the batch dimension ``sample_batch_size`` samples at a time. Other networks get T full passes (also batched) with only
+the batch dimension ``sample_batch_size`` samples at a time (``features.repeat(n)`` when the features provide it,
+as ``DIANetFeatures`` does, else :func:`repeat_batch`). Other networks get T full passes (also batched) with only
 their dropout modules switched on - never ``model.train()``, which would also switch batch norm to batch statistics.
 """
 
@@ -285,7 +286,8 @@ class MCDropoutInferer(Inferer):
                 seeds = None if self.seed is None else [self.seed + v * t_all + start + j for j in range(n)]
                 with self._dropout_context(network, seeds):
                     if encode_path:
-                        out = network.decode(repeat_batch(feats, n))
+                        rep = feats.repeat(n) if hasattr(feats, "repeat") and not isinstance(feats, torch.Tensor) else None
+                        out = network.decode(rep if rep is not None else repeat_batch(feats, n))
                     else:
                         out = network(repeat_batch(xv, n), *args, **kwargs)
                 logits, logvar = self._head(out, network)

@@ -82,7 +82,7 @@ def _explicit_mean(net, x, seed, n, activation="softmax", flips=((),)):
             with seeded_mc_dropout(net, [seed + k]):
                 xv = torch.flip(x, dims) if dims else x
                 y = net(xv)
-                y = torch.flip(y, dims) if dims else y
+                y = torch.flip(y, dims) if dims and y.ndim == x.ndim else y
             probs.append(torch.softmax(y, 1) if activation == "softmax" else torch.sigmoid(y))
             k += 1
     return torch.stack(probs).mean(0)
@@ -194,3 +194,27 @@ def test_repeat_batch_and_errors():
     with pytest.raises(ValueError):
         with seeded_mc_dropout(nn.Sequential(nn.AlphaDropout(0.1)), [0]):
             pass
+
+
+@pytest.mark.parametrize(
+    "spatial_dims,tasks,flips", [(2, ("segmentation",), [0]), (3, ("segmentation",), None), (2, ("classification",), [1])]
+)
+def test_real_dianet_seeded_mean_and_maps(spatial_dims, tasks, flips):
+    from monai_dianet.networks.nets import DIANet
+
+    torch.manual_seed(0)
+    net = DIANet(
+        spatial_dims, 1, 3, tasks=tasks, dropout=0.3, heteroscedastic=True, fusion_channels=8, latent_channels=8,
+        codebook_size=4, decoder_channels=8,
+    ).eval()
+    x = torch.randn(1, 1, *([32] * spatial_dims))
+    inferer = MCDropoutInferer(num_samples=3, sample_batch_size=2, seed=5, tta_flips=flips)
+    with torch.no_grad():
+        out = inferer(x, net)
+        ref = _explicit_mean(net, x, 5, 3, flips=[()] + [(a,) for a in flips or []])
+    out_shape = (1, 3) if tasks == ("classification",) else (1, 3, *([32] * spatial_dims))
+    assert out["mean"].shape == out_shape and out["aleatoric"].shape == out_shape
+    assert out["entropy"].shape == (1, 1, *out_shape[2:])
+    assert torch.allclose(out["mean"], ref.float(), atol=1e-5)
+    assert all(bool(torch.isfinite(v).all()) for v in out.values())
+    assert float(out["mutual_information"].max()) > 0

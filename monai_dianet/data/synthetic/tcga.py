@@ -360,15 +360,16 @@ def _he_patch(size: int, image_score: float, stain: np.ndarray, rng: np.random.G
     eosin = np.array([236.0, 170.0, 205.0]) + stain
     img = eosin[None, None, :] + (field + fibres)[..., None] * np.array([2.0, 10.0, 6.0])
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    for _ in range(int(rng.integers(0, 3))):
+    for _ in range(int(rng.integers(0, 2))):
         cy, cx, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(size / 14, size / 6)
         lumen = np.clip(1.5 - np.hypot(yy - cy, xx - cx) / r, 0.0, 1.0)[..., None]
         img = img * (1 - lumen) + np.array([246.0, 240.0, 244.0]) * lumen
     # hematoxylin-stained nuclei
-    density = 0.0045 * (1.0 + 0.6 * np.tanh(image_score / 1.5))
+    score = float(np.clip(image_score, -3.0, 3.0))
+    density = 0.006 * np.exp(0.45 * score)
     n_nuclei = int(rng.poisson(density * size * size))
-    radius = 1.0 + (size / 28.0) * (1.0 + 0.3 * np.tanh(image_score / 1.5))
-    darkness = 0.55 + 0.3 * (1.0 + np.tanh(image_score / 1.5)) / 2.0
+    radius = 0.8 + (size / 30.0) * (1.0 + 0.15 * score)
+    darkness = float(np.clip(0.62 + 0.12 * score, 0.3, 0.95))
     hema = np.array([70.0, 40.0, 120.0]) + 0.5 * stain
     for _ in range(n_nuclei):
         cy, cx = rng.uniform(0, size, 2)
@@ -522,7 +523,7 @@ def generate_tcga(
                 )
 
         if has_img:
-            stain = crng.normal(0.0, 8.0, 3)
+            stain = crng.normal(0.0, 5.0, 3)
             (patch_dir / cid).mkdir(exist_ok=True)
             for k in range(patches_per_case):
                 arr = _he_patch(patch_size, img_score, stain, crng)

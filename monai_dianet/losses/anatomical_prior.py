@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from monai.data import MetaTensor
 from monai.utils import LossReduction
 from torch.nn.modules.loss import _Loss
 
@@ -76,6 +77,8 @@ class AnatomicalPriorLoss(_Loss):
         """
         if prediction.ndim < 3:
             raise ValueError(f"prediction must be (B, C, *spatial), got shape {tuple(prediction.shape)}.")
+        if isinstance(reference, MetaTensor):
+            reference = reference.as_tensor()
         if reference.ndim == prediction.ndim - 1:
             reference = reference.unsqueeze(0)
         if reference.ndim != prediction.ndim or reference.shape[1] != prediction.shape[1]:

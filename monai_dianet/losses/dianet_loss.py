@@ -101,7 +101,9 @@ class DIANetLoss(_Loss):
         if self.reduction == LossReduction.NONE.value:
             raise ValueError("DIANetLoss returns a scalar total: reduction must be 'mean' or 'sum', not 'none'.")
         if segmentation_activation not in ("sigmoid", "softmax"):
-            raise ValueError(f"segmentation_activation must be 'sigmoid' or 'softmax', got {segmentation_activation!r}.")
+            raise ValueError(
+                f"segmentation_activation must be 'sigmoid' or 'softmax', got {segmentation_activation!r}."
+            )
         if reconstruction_loss not in ("mse", "l1"):
             raise ValueError(f"reconstruction_loss must be 'mse' or 'l1', got {reconstruction_loss!r}.")
         if prior_kl_input not in ("segmentation", "prior_logits"):
@@ -149,8 +151,9 @@ class DIANetLoss(_Loss):
         self.prior_kl = SpatialPriorKLLoss(
             mode=segmentation_activation, resample="prediction", reduction=self.reduction
         )
-        self.anatomical_l2 = AnatomicalPriorLoss(norm="l2", activation=segmentation_activation, reduction=self.reduction)
-        self.anatomical_l1 = AnatomicalPriorLoss(norm="l1", activation=segmentation_activation, reduction=self.reduction)
+        act = segmentation_activation
+        self.anatomical_l2 = AnatomicalPriorLoss(norm="l2", activation=act, reduction=self.reduction)
+        self.anatomical_l1 = AnatomicalPriorLoss(norm="l1", activation=act, reduction=self.reduction)
         if latent_adversarial is None and latent_channels is not None:
             latent_adversarial = LatentAdversarialLoss(latent_channels=latent_channels, reduction=self.reduction)
         if self.weights["latent_adv"] > 0 and latent_adversarial is None:

@@ -7,6 +7,7 @@ import os
 
 import torch
 import torch.nn.functional as F
+from monai.data import MetaTensor
 from monai.utils import LossReduction
 from torch.nn.modules.loss import _Loss
 
@@ -126,6 +127,8 @@ class SpatialPriorKLLoss(_Loss):
             )
         if prior.shape[0] not in (1, prediction.shape[0]):
             raise ValueError(f"prior batch size {prior.shape[0]} must be 1 or the prediction's {prediction.shape[0]}.")
+        if isinstance(prior, MetaTensor):
+            prior = prior.as_tensor()
         prior = prior.to(device=prediction.device, dtype=prediction.dtype)
         size = tuple(prediction.shape[2:]) if self.resample == "prior" else tuple(prior.shape[2:])
         q = resample_to(prior, size)

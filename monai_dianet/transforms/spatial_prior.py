@@ -135,7 +135,9 @@ def build_spatial_prior(
     if isinstance(datalist, (str, os.PathLike)):
         if not os.path.isfile(datalist):
             raise FileNotFoundError(f"datalist file not found: {datalist}")
-        datalist = load_decathlon_datalist(datalist, is_segmentation=True, data_list_key=data_list_key, base_dir=base_dir)
+        datalist = load_decathlon_datalist(
+            datalist, is_segmentation=True, data_list_key=data_list_key, base_dir=base_dir
+        )
     if len(datalist) == 0:
         raise ValueError("build_spatial_prior: the datalist is empty.")
     loader = LoadImage(reader=reader, image_only=True, ensure_channel_first=True)
@@ -217,7 +219,8 @@ def _suffix(path: Path) -> str:
 
 def _prior_meta(prior: torch.Tensor, mode: str | None) -> dict[str, Any]:
     meta = dict(getattr(prior, "meta", {}) or {})
-    meta = {k: v for k, v in meta.items() if k in ("mode", "spatial_size", "num_samples", "smoothing_sigma", "eps", "key")}
+    keep = ("mode", "spatial_size", "num_samples", "smoothing_sigma", "eps", "key")
+    meta = {k: v for k, v in meta.items() if k in keep}
     if mode is not None:
         _check_mode(mode)
         meta["mode"] = mode

@@ -49,7 +49,8 @@ def test_gradient_routing():
 def test_spatial_latent_vectors_and_subsampling():
     loss = LatentAdversarialLoss(latent_channels=4, max_vectors=10)
     assert loss.latent_vectors(torch.randn(2, 4, 3, 3, 3)).shape == (10, 4)
-    assert LatentAdversarialLoss(latent_channels=4, max_vectors=None).latent_vectors(torch.randn(2, 4, 3)).shape == (6, 4)
+    unlimited = LatentAdversarialLoss(latent_channels=4, max_vectors=None)
+    assert unlimited.latent_vectors(torch.randn(2, 4, 3)).shape == (6, 4)
     latent = torch.randn(2, 4, 3, 3)
     vectors = LatentAdversarialLoss(latent_channels=4, max_vectors=None).latent_vectors(latent)
     assert torch.equal(vectors[1], latent[0, :, 0, 1])

@@ -99,3 +99,11 @@ def test_per_call_prior_and_errors():
         SpatialPriorKLLoss(q, direction="both")
     with pytest.raises(ValueError):
         SpatialPriorKLLoss(q, reduction="batchmean")
+
+
+def test_metatensor_prior_gives_plain_tensor():
+    from monai.data import MetaTensor
+
+    q = _softmax_prior((3, 4, 4))
+    value = SpatialPriorKLLoss(mode="softmax")(torch.randn(2, 3, 8, 8), prior=MetaTensor(q[None].repeat(2, 1, 1, 1)))
+    assert type(value) is torch.Tensor and value.item() > 0

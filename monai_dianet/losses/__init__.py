@@ -5,6 +5,7 @@ from .dianet_loss import DIANetLoss
 from .domain_adversarial import DomainAdversarialLoss
 from .ewc import EWCLoss
 from .gaussian_kl import GaussianKLLoss
+from .heteroscedastic import HeteroscedasticLoss
 from .l2sp import L2SPLoss
 from .latent_adversarial import LatentAdversarialLoss
 from .mmd import MMDLoss

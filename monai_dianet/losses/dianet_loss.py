@@ -15,6 +15,7 @@ from torch.nn.modules.loss import _Loss
 
 from monai_dianet.losses.anatomical_prior import AnatomicalPriorLoss
 from monai_dianet.losses.gaussian_kl import GaussianKLLoss
+from monai_dianet.losses.heteroscedastic import HeteroscedasticLoss
 from monai_dianet.losses.latent_adversarial import LatentAdversarialLoss
 from monai_dianet.losses.spatial_prior_kl import SpatialPriorKLLoss
 from monai_dianet.transforms.spatial_prior import as_prior_tensor, resample_to
@@ -22,7 +23,7 @@ from monai_dianet.transforms.spatial_prior import as_prior_tensor, resample_to
 __all__ = ["DIANetLoss", "DIANET_TASKS", "DIANET_REGULARISERS"]
 
 DIANET_TASKS = ("segmentation", "classification", "reconstruction")
-DIANET_REGULARISERS = ("kl", "prior_kl", "anatomical_l2", "anatomical_l1", "latent_adv")
+DIANET_REGULARISERS = ("kl", "prior_kl", "anatomical_l2", "anatomical_l1", "latent_adv", "aleatoric")
 
 
 class DIANetLoss(_Loss):
@@ -36,6 +37,7 @@ class DIANetLoss(_Loss):
             + w_{anatomical\_l2} \|P(h) - P_{\text{target}}\|_2^2
             + w_{anatomical\_l1} \|P(h) - P_{\text{prior}}\|_1
             + w_{latent\_adv}\,\mathcal{L}_G
+            + w_{aleatoric} \sum_{t} \mathcal{L}^{het}_t
 
     - Task losses (defaults): segmentation ``DiceCELoss`` (``sigmoid=True``, or ``softmax=True,
       to_onehot_y=True``), classification ``CrossEntropyLoss``, reconstruction ``MSELoss`` (or ``L1Loss``)
@@ -49,6 +51,10 @@ class DIANetLoss(_Loss):
     - ``latent_adv`` (eq 15): the generator term of :class:`LatentAdversarialLoss` on ``output.latent``; the
       discriminator (``self.latent_adversarial.discriminator``) must be trained separately with
       ``self.latent_adversarial.discriminator_loss(output.latent)``.
+    - ``aleatoric``: for every head with a heteroscedastic log-variance in ``output.aleatoric_logvar`` (a
+      ``DIANet(heteroscedastic=True)``), the :class:`HeteroscedasticLoss` of that head (Gaussian NLL for
+      reconstruction, Monte-Carlo attenuated likelihood of noisy logits for segmentation/classification); this
+      is what trains the log-variance heads. Inactive when ``aleatoric_logvar`` is empty.
 
     Targets: a tensor is the main head's target (``output.main``); a dict maps head names to targets
     (``{"segmentation": y, "reconstruction": x, "classification": c}``); ``"image"`` stands in for
@@ -62,8 +68,9 @@ class DIANetLoss(_Loss):
     Args:
         task_losses: ``{task: loss module}`` overriding the defaults, called as ``loss(prediction, target)``.
         weights: ``{name: weight}`` for task names and ``"kl"``, ``"prior_kl"``, ``"anatomical_l2"``,
-            ``"anatomical_l1"``, ``"latent_adv"``. Defaults: tasks 1, ``kl`` 1e-3, ``prior_kl`` 0.1 when a
-            prior map is given (else 0), the others 0.
+            ``"anatomical_l1"``, ``"latent_adv"``, ``"aleatoric"``. Defaults: tasks 1, ``kl`` 1e-3,
+            ``prior_kl`` 0.1 when a prior map is given (else 0), ``aleatoric`` 1 (used only when the output has
+            log-variances), the others 0.
         prior_map: ``(C, *spatial)`` statistical prior (tensor, ``MetaTensor`` or file from
             :func:`~monai_dianet.transforms.save_spatial_prior`).
         segmentation_activation: ``"sigmoid"`` (overlapping channels, e.g. BraTS TC/WT/ET) or ``"softmax"``.
@@ -139,7 +146,7 @@ class DIANetLoss(_Loss):
         self.weights.update(
             {"kl": 1e-3, "prior_kl": 0.1 if prior is not None else 0.0, "anatomical_l2": 0.0, "anatomical_l1": 0.0}
         )
-        self.weights["latent_adv"] = 0.0
+        self.weights.update({"latent_adv": 0.0, "aleatoric": 1.0})
         for name, value in (weights or {}).items():
             if name not in self.weights:
                 raise KeyError(f"DIANetLoss weight {name!r} is unknown; valid: {sorted(self.weights)}.")
@@ -154,6 +161,13 @@ class DIANetLoss(_Loss):
         act = segmentation_activation
         self.anatomical_l2 = AnatomicalPriorLoss(norm="l2", activation=act, reduction=self.reduction)
         self.anatomical_l1 = AnatomicalPriorLoss(norm="l1", activation=act, reduction=self.reduction)
+        self.aleatoric = nn.ModuleDict(
+            {
+                "segmentation": HeteroscedasticLoss(mode=segmentation_activation, reduction=self.reduction),
+                "classification": HeteroscedasticLoss(mode="softmax", reduction=self.reduction),
+                "reconstruction": HeteroscedasticLoss(mode="gaussian", reduction=self.reduction),
+            }
+        )
         if latent_adversarial is None and latent_channels is not None:
             latent_adversarial = LatentAdversarialLoss(latent_channels=latent_channels, reduction=self.reduction)
         if self.weights["latent_adv"] > 0 and latent_adversarial is None:
@@ -245,6 +259,15 @@ class DIANetLoss(_Loss):
                 )
             parts[task] = self.task_losses[task](prediction, self._task_target(task, targets[task]))
 
+        logvars = getattr(output, "aleatoric_logvar", None) or {}
+        if self.weights["aleatoric"] > 0 and any(task in parts for task in logvars):
+            parts["aleatoric"] = torch.stack(
+                [
+                    self.aleatoric[task](getattr(output, task), logvar, targets[task]).mean()
+                    for task, logvar in logvars.items()
+                    if task in parts
+                ]
+            ).sum()
         if self.weights["kl"] > 0:
             parts["kl"] = self.kl(output.mu, output.logvar)
         if self.weights["prior_kl"] > 0:

@@ -169,3 +169,20 @@ def test_supervised_trainer_iteration_with_real_dianet():
     assert torch.isfinite(trainer.state.output["loss"])
     assert {"segmentation", "kl", "prior_kl", "anatomical_l1", "latent_adv", "total"} == set(loss.last_parts)
     assert loss.last_parts["total"] == pytest.approx(trainer.state.output["loss"].item(), rel=1e-5)
+
+
+def test_aleatoric_term_trains_log_variance_heads():
+    out = _output(tasks=("segmentation", "reconstruction"))
+    seg_logvar = torch.zeros(2, 3, 16, 16, requires_grad=True)
+    rec_logvar = torch.zeros(2, 2, 16, 16, requires_grad=True)
+    out.aleatoric_logvar = {"segmentation": seg_logvar, "reconstruction": rec_logvar}
+    y = (torch.rand(2, 3, 16, 16) > 0.5).float()
+    image = torch.randn(2, 2, 16, 16)
+    loss = DIANetLoss(weights={"kl": 0.0})
+    loss(out, {"segmentation": y, "image": image}).backward()
+    assert "aleatoric" in loss.last_parts
+    assert seg_logvar.grad is not None and seg_logvar.grad.abs().sum() > 0
+    assert rec_logvar.grad is not None and rec_logvar.grad.abs().sum() > 0
+    off = DIANetLoss(weights={"kl": 0.0, "aleatoric": 0.0})
+    off(out, {"segmentation": y, "image": image})
+    assert "aleatoric" not in off.last_parts

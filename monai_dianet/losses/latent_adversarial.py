@@ -49,7 +49,9 @@ class LatentAdversarialLoss(_Loss):
 
     :meth:`discriminator_loss` detaches the latents (train ``D`` with its own optimiser);
     :meth:`generator_loss` lets gradients flow through ``D`` into the latents without accumulating them in
-    ``D``'s parameters. ``forward(latent)`` is the generator term.
+    ``D``'s parameters. ``forward(latent)`` is the generator term. ``D`` follows the latents' device: it is
+    moved on first use (e.g. when the loss sits in a trainer that moves only the network), so create its
+    optimiser after moving the loss, or before any optimiser step.
 
     Reduction over the per-vector BCE terms: ``"none"`` -> ``(N,)`` (discriminator: prior terms then
     latent terms); ``"mean"`` -> mean (discriminator: mean over prior + mean over latents); ``"sum"`` -> sum.
@@ -103,6 +105,11 @@ class LatentAdversarialLoss(_Loss):
             vectors = vectors[index]
         return vectors
 
+    def _follow_device(self, x: torch.Tensor) -> None:
+        param = next(self.discriminator.parameters(), None)
+        if param is not None and param.device != x.device:
+            self.discriminator.to(x.device)
+
     def sample_prior(self, n: int, channels: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """``n`` samples from the latent prior, ``(n, channels)``."""
         if self.prior_sampler is not None:
@@ -123,6 +130,7 @@ class LatentAdversarialLoss(_Loss):
     def discriminator_loss(self, latent: torch.Tensor) -> torch.Tensor:
         """Eq 15: BCE of ``D`` with prior samples labelled 1 and (detached) encoded latents labelled 0."""
         vectors = self.latent_vectors(latent.detach())
+        self._follow_device(vectors)
         prior = self.sample_prior(vectors.shape[0], vectors.shape[1], vectors.device, vectors.dtype)
         logit_prior, logit_latent = self._logits(prior), self._logits(vectors)
         loss_prior = F.binary_cross_entropy_with_logits(logit_prior, torch.ones_like(logit_prior), reduction="none")
@@ -132,6 +140,7 @@ class LatentAdversarialLoss(_Loss):
     def generator_loss(self, latent: torch.Tensor) -> torch.Tensor:
         """Encoder term ``-E[log D(h)]``: gradients reach ``latent``, not ``D``'s parameters."""
         vectors = self.latent_vectors(latent)
+        self._follow_device(vectors)
         with _frozen(self.discriminator):
             logits = self._logits(vectors)
         return self._reduce(F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits), reduction="none"))

@@ -186,3 +186,16 @@ def test_aleatoric_term_trains_log_variance_heads():
     off = DIANetLoss(weights={"kl": 0.0, "aleatoric": 0.0})
     off(out, {"segmentation": y, "image": image})
     assert "aleatoric" not in off.last_parts
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_outputs_with_cpu_loss_module():
+    out = _output()
+    dev = torch.device("cuda")
+    for name in ("segmentation", "mu", "logvar", "latent", "prior_logits"):
+        setattr(out, name, getattr(out, name).to(dev))
+    prior = torch.rand(3, 4, 4).clamp(0.05, 0.95)
+    loss = DIANetLoss(prior_map=prior, weights={"anatomical_l1": 0.1, "latent_adv": 0.1}, latent_channels=8)
+    total = loss(out, (torch.rand(2, 3, 16, 16) > 0.5).float().to(dev))
+    assert total.device.type == "cuda" and torch.isfinite(total)
+    assert loss.latent_adversarial.discriminator_loss(out.latent).device.type == "cuda"

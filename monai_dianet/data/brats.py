@@ -258,8 +258,9 @@ def load_brats_datalist_json(
 ) -> list[dict]:
     """Read a decathlon-style datalist (``{"training": [{"image": [4 paths], "label": path}, ...]}``).
 
-    Relative paths are resolved against ``base_dir`` (default: the JSON file's folder), as in
-    :func:`monai.data.load_decathlon_datalist`. Each entry gets ``"case_id"`` (kept if given, else taken from
+    Relative paths of ``"image"`` and ``"label"`` are resolved against ``base_dir`` (default: the JSON file's
+    folder), as in :func:`monai.data.load_decathlon_datalist` (which is not used because it would also turn other
+    string values such as ``"case_id"`` into paths). Each entry gets ``"case_id"`` (kept if given, else taken from
     the file names or the parent folder) and ``"layout"`` (kept if given, else detected from the sequence file
     names, else ``layout``).
 
@@ -278,8 +279,6 @@ def load_brats_datalist_json(
         KeyError: when ``data_list_key`` is absent or an entry has no ``"image"``.
         ValueError: when an entry does not list four sequences or its layout cannot be told.
     """
-    from monai.data import load_decathlon_datalist
-
     datalist_json = Path(datalist_json)
     if not datalist_json.is_file():
         raise FileNotFoundError(f"BraTS datalist JSON {datalist_json} does not exist.")
@@ -288,9 +287,12 @@ def load_brats_datalist_json(
     if data_list_key not in content:
         raise KeyError(f"datalist {datalist_json} has no key {data_list_key!r}; keys found: {sorted(content)}.")
     base = Path(base_dir) if base_dir else datalist_json.parent
-    raw = load_decathlon_datalist(datalist_json, is_segmentation=True, data_list_key=data_list_key, base_dir=base)
+
+    def resolve(path: str) -> str:
+        return str(Path(path) if Path(path).is_absolute() else (base / path).resolve())
+
     entries = []
-    for i, item in enumerate(raw):
+    for i, item in enumerate(content[data_list_key]):
         if "image" not in item:
             raise KeyError(f"entry {i} of {datalist_json}[{data_list_key!r}] has no 'image' key.")
         images = item["image"]
@@ -299,7 +301,7 @@ def load_brats_datalist_json(
                 f"entry {i} of {datalist_json}[{data_list_key!r}] must list 4 sequence files as 'image', "
                 f"got {images!r}."
             )
-        images = [str(Path(p)) for p in images]
+        images = [resolve(p) for p in images]
         detected = _layout_from_paths(images)
         case_id = item.get("case_id") or (detected[1] if detected else Path(images[0]).parent.name)
         lay_name = item.get("layout") or (detected[0].name if detected else layout)
@@ -313,7 +315,7 @@ def load_brats_datalist_json(
             if not Path(path).is_file():
                 raise FileNotFoundError(f"BraTS case {case_id!r} is missing sequence {seq!r}: expected file {path}.")
         entry = {"image": images}
-        label = item.get("label")
+        label = resolve(item["label"]) if item.get("label") else None
         if label:
             if not Path(label).is_file():
                 raise FileNotFoundError(f"BraTS case {case_id!r} has no label map: expected file {label}.")

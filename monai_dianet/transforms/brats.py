@@ -573,6 +573,7 @@ def brats_spatial_prior(
         os.close(fd)
         try:
             save_spatial_prior(prior, tmp, mode="sigmoid")
+            os.chmod(tmp, 0o644)  # mkstemp creates owner-only files
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -343,7 +343,9 @@ def split_tcga_datalist(
         ValueError: bad fractions, duplicated case ids, or an empty training split.
     """
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
-        raise ValueError(f"need 0 <= val_fraction, test_fraction and their sum < 1, got {val_fraction}, {test_fraction}.")
+        raise ValueError(
+            f"need 0 <= val_fraction, test_fraction and their sum < 1, got {val_fraction}, {test_fraction}."
+        )
     ids = [str(d["case_id"]) for d in data]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})

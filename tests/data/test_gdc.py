@@ -44,7 +44,8 @@ GENES = [
 ]
 FILES = {  # file id -> (case, sample, sample type, unstranded counts, tpm)
     "2d5e3b5f-0b7e-4a9c-9e61-1f0c35d6ab01": ("TCGA-05-4244", "TCGA-05-4244-01A", "Primary Tumor",
-                                             [3092, 4, 2000, 0, 1500, 90000], [40.5302, 0.1578, 30.0, 0.0, 20.0, 900.0]),
+                                             [3092, 4, 2000, 0, 1500, 90000],
+                                             [40.5302, 0.1578, 30.0, 0.0, 20.0, 900.0]),
     "7a1c6c1e-3f7d-4e2b-8a57-3a9d2a0c4b02": ("TCGA-05-4249", "TCGA-05-4249-01A", "Primary Tumor",
                                              [100, 0, 50, 0, 10, 1000], [2.0, 0.0, 1.0, 0.0, 0.5, 50.0]),
     "c3f1e0aa-8b5b-4d4e-9a3e-6b2f5e1d7c03": ("TCGA-05-4244", "TCGA-05-4244-11A", "Solid Tissue Normal",

@@ -139,7 +139,7 @@ def test_modality_dropout_only_in_training():
 
 
 def test_uncertainty_weighted_fusion():
-    net = _net(uncertainty_weighted=True, dropout=0.3, mc_samples=6).eval()
+    net = _net(uncertainty_weighted=True, dropout=0.3).eval()
     batch = _batch()
     mask = torch.tensor([[1, 1, 1], [1, 0, 1], [0, 0, 1], [1, 1, 0]], dtype=torch.bool)
     out = net(batch | {"modality_mask": mask}, return_all=True)
@@ -172,3 +172,15 @@ def test_mc_dropout_context():
     with net.mc_dropout():
         assert not torch.allclose(net(batch), net(batch))
     assert torch.equal(net(batch), net(batch))
+
+
+def test_closed_form_variance_matches_mc_dropout():
+    torch.manual_seed(0)
+    net = _net(image_encoder=None, uncertainty_weighted=True, dropout=0.3).eval()
+    batch = {k: v for k, v in _batch().items() if k != "image"}
+    out = net(batch, return_all=True)
+    assert torch.equal(out.logits, net(batch))  # deterministic in eval
+    net.mc_samples = 4000
+    sampled = net(batch, return_all=True).modality_variance
+    assert torch.allclose(sampled[:, 1:], out.modality_variance[:, 1:], rtol=0.1)
+    assert bool((out.modality_variance[:, 0] == 0).all())

@@ -28,7 +28,8 @@ class ImageEncoder(nn.Module):
     ``encoder`` picks the feature extractor:
 
     - ``"dianet"``: DIANet's encoder - a MONAI ResNet backbone, CBAM-style stage attention on every stage and the
-      feature pyramid fusion (FPN + PANet with per-scale spatial attention), taken at its finest fused scale.
+      feature pyramid fusion (FPN + PANet with per-scale spatial attention) over the stride 4-32 stages, taken at
+      its finest fused scale (stride 4).
     - ``"cnn"``: the same residual backbone without attention or pyramid (last stage only); the Table 5 M1 CNN.
     - ``"vit"``: ``monai.networks.nets.ViT`` (convolutional patch embedding), patch tokens pooled by attention;
       the Table 5 M2/M3 ViT. Needs ``img_size``.
@@ -108,10 +109,10 @@ class ImageEncoder(nn.Module):
 
     def _build_dianet(self, spatial_dims: int, in_channels: int, backbone: str, width: float, fusion_channels: int) -> None:
         self.backbone = DIANetBackbone(spatial_dims, in_channels, backbone=backbone, width=width)
-        self.stage_attention = nn.ModuleList([StageAttention(spatial_dims, c) for c in self.backbone.out_channels])
-        self.pyramid = FeaturePyramidFusion(
-            spatial_dims, self.backbone.out_channels, self.backbone.strides, out_channels=fusion_channels
-        )
+        # FPN levels C2..C5 (strides 4..32): the stride-2 stem output is left out of the pyramid, as in FPN
+        channels, strides = self.backbone.out_channels[1:], self.backbone.strides[1:]
+        self.stage_attention = nn.ModuleList([StageAttention(spatial_dims, c) for c in channels])
+        self.pyramid = FeaturePyramidFusion(spatial_dims, channels, strides, out_channels=fusion_channels)
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """The (B, C, *spatial') feature map that is pooled."""
@@ -124,7 +125,7 @@ class ImageEncoder(nn.Module):
         stages = self.backbone(x)
         if self.encoder == "cnn":
             return stages[-1]
-        stages = [att(s)[0] for att, s in zip(self.stage_attention, stages)]
+        stages = [att(s)[0] for att, s in zip(self.stage_attention, stages[1:])]
         return self.pyramid(stages)[0]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

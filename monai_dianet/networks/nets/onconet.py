@@ -73,15 +73,18 @@ class OncoNet(nn.Module):
     Encoders (``monai_dianet.networks.blocks``): :class:`ImageEncoder` (``"dianet"``, ``"cnn"`` or ``"vit"``),
     a genomic encoder (:class:`GeneTransformerEncoder` ``"transformer"``, :class:`GeneGraphEncoder` ``"graph"``, or a
     tabular MLP ``"mlp"``), and :class:`ClinicalEncoder`. Each output is mapped to the shared d-dimensional space
-    by ``Z_i = LayerNorm(W_i Dropout(h_i))``; :class:`ModalityAttentionFusion` computes
+    by ``Z_i = W_i Dropout(LayerNorm(h_i)) + b_i``; :class:`ModalityAttentionFusion` computes
     ``alpha_i = softmax_i(w . Z_i)`` over the modalities present for each patient (missing ones are masked out of
     the softmax, never imputed, so their alpha is exactly 0) and ``z = sum_i alpha_i Z_i`` (eq 16-17); a softmax
     classifier gives the class logits (eq 18).
 
     Options: ``modality_dropout`` drops whole modalities per patient in training (at least one is kept);
-    ``uncertainty_weighted`` estimates each embedding's MC-dropout variance sigma_i^2 (``mc_samples`` dropout
-    samples of the projection) and fuses with ``alpha_i w_i`` renormalised, ``w_i`` proportional to 1/sigma_i^2
-    (OncoStrat eq 21-22). ``variant`` selects a Table 5 ablation and then overrides ``image_encoder``,
+    ``uncertainty_weighted`` estimates each embedding's MC-dropout variance sigma_i^2 (the variance of ``Z_i`` under
+    the projection's dropout, averaged over the d dimensions) and fuses with ``alpha_i w_i`` renormalised, ``w_i``
+    proportional to 1/sigma_i^2 (OncoStrat eq 21-22). Because the projection is linear in the dropped vector ``x``,
+    that variance has the closed form ``p / (1 - p) * sum_j W_kj^2 x_j^2``, the limit of the MC estimate for
+    infinitely many samples: with ``mc_samples=0`` (default) it is used, so predictions stay deterministic in
+    ``eval()`` and independent of the batch; ``mc_samples=T > 1`` draws T dropout samples instead. ``variant`` selects a Table 5 ablation and then overrides ``image_encoder``,
     ``genomic_encoder``, ``clinical``, ``fusion`` and ``uncertainty_weighted``:
     M1 CNN + gene MLP + clinical MLP with mean fusion; M2 ViT + gene MLP + clinical MLP; M3 ViT + GNN + clinical MLP;
     M5 DIANet encoder + GNN + clinical MLP with uncertainty-weighted attention fusion.
@@ -104,7 +107,7 @@ class OncoNet(nn.Module):
         clinical_categories: cardinalities of the categorical clinical columns (the last columns).
         edge_index: (2, E) gene-gene edges for ``genomic_encoder="graph"`` (also accepted by ``forward``).
         img_size: image size, needed by the ViT encoder.
-        mc_samples: dropout samples for the variance of ``uncertainty_weighted``.
+        mc_samples: 0 for the closed-form dropout variance of ``uncertainty_weighted``, or T >= 2 MC samples.
         image_kwargs / genomic_kwargs / clinical_kwargs: extra keyword arguments of the encoders.
 
     Raises:
@@ -138,7 +141,7 @@ class OncoNet(nn.Module):
         clinical_categories: Sequence[int] = (),
         edge_index: torch.Tensor | None = None,
         img_size: Sequence[int] | int | None = None,
-        mc_samples: int = 8,
+        mc_samples: int = 0,
         image_kwargs: Mapping[str, Any] | None = None,
         genomic_kwargs: Mapping[str, Any] | None = None,
         clinical_kwargs: Mapping[str, Any] | None = None,
@@ -156,8 +159,10 @@ class OncoNet(nn.Module):
             raise ValueError(f"genomic_encoder must be 'transformer', 'graph', 'mlp' or None, got {genomic_encoder!r}.")
         if not 0.0 <= modality_dropout < 1.0 or not 0.0 <= dropout < 1.0:
             raise ValueError("modality_dropout and dropout must be in [0, 1).")
-        if uncertainty_weighted and (dropout <= 0.0 or mc_samples < 2):
-            raise ValueError("uncertainty_weighted needs dropout > 0 and mc_samples >= 2 (MC-dropout variance).")
+        if uncertainty_weighted and dropout <= 0.0:
+            raise ValueError("uncertainty_weighted needs dropout > 0 (its variances are MC-dropout variances).")
+        if mc_samples < 0 or mc_samples == 1:
+            raise ValueError(f"mc_samples must be 0 (closed form) or >= 2, got {mc_samples}.")
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}.")
         self.num_classes = num_classes
@@ -196,11 +201,9 @@ class OncoNet(nn.Module):
             kwargs.setdefault("dropout", dropout)
             self.encoders["clinical"] = ClinicalEncoder(num_numeric, clinical_categories, embed_dim, **kwargs)
         self.dropout = nn.Dropout(dropout)
+        self.norms = nn.ModuleDict({name: nn.LayerNorm(enc.out_features) for name, enc in self.encoders.items()})
         self.projections = nn.ModuleDict(
-            {
-                name: nn.Sequential(nn.Linear(enc.out_features, embed_dim), nn.LayerNorm(embed_dim))
-                for name, enc in self.encoders.items()
-            }
+            {name: nn.Linear(enc.out_features, embed_dim) for name, enc in self.encoders.items()}
         )
         self.fusion = ModalityAttentionFusion(embed_dim, mode=fusion)
         self.classifier = nn.Linear(embed_dim, num_classes)
@@ -326,7 +329,8 @@ class OncoNet(nn.Module):
         ref = next(iter(features.values()))
         zeros = ref.new_zeros(batch_size, self.embed_dim)
         embeddings = torch.stack(
-            [self.projections[m](self.dropout(features[m])) if m in features else zeros for m in MODALITIES], dim=1
+            [self.projections[m](self.dropout(self.norms[m](features[m]))) if m in features else zeros for m in MODALITIES],
+            dim=1,
         )
         variance = uncertainty = None
         if self.uncertainty_weighted:
@@ -364,16 +368,23 @@ class OncoNet(nn.Module):
         )
 
     def _embedding_variance(self, features: dict[str, torch.Tensor], zeros: torch.Tensor) -> torch.Tensor:
-        """(B, M) MC-dropout variance of each modality embedding, averaged over the d dimensions (detached)."""
+        """(B, M) dropout variance of each modality embedding, averaged over the d dimensions (detached): closed
+        form (``mc_samples=0``) or the sample variance of ``mc_samples`` dropout draws."""
         out = []
         with torch.no_grad():
             for m in MODALITIES:
                 if m not in features:
                     out.append(zeros[:, 0])
                     continue
-                h = features[m].detach().unsqueeze(0).expand(self.mc_samples, -1, -1)
-                samples = self.projections[m](F.dropout(h, self.dropout_rate, training=True))
-                out.append(samples.var(dim=0).mean(dim=-1))
+                x = self.norms[m](features[m].detach())
+                p = self.dropout_rate
+                if self.mc_samples == 0:
+                    weight = self.projections[m].weight
+                    out.append((p / (1 - p)) * (x.pow(2) @ weight.pow(2).T).mean(dim=-1))
+                else:
+                    x = x.unsqueeze(0).expand(self.mc_samples, -1, -1)
+                    samples = self.projections[m](F.dropout(x, p, training=True))
+                    out.append(samples.var(dim=0).mean(dim=-1))
         return torch.stack(out, dim=1)
 
     def _tabular_attribution(
@@ -390,7 +401,7 @@ class OncoNet(nn.Module):
         encoder: ClinicalEncoder = self.encoders[name]  # type: ignore[assignment]
         with torch.enable_grad():
             columns = encoder.columns(x).detach().requires_grad_(True)
-            z = self.projections[name](encoder.forward_columns(columns))
+            z = self.projections[name](self.norms[name](encoder.forward_columns(columns)))
             others = embeddings.detach()
             stacked = torch.cat([others[:, :slot], z[:, None], others[:, slot + 1 :]], dim=1)
             logits = self.classifier(self.fusion(stacked, mask, variance)[0])

@@ -1,0 +1,126 @@
+"""Cohort preparation for the OncoNet TCGA bundle.
+
+``prepare_tcga_root`` returns the cohort folder (GDC formats): ``dataset_dir`` when given, else an embedded
+synthetic cohort written once by :func:`monai_dianet.data.synthetic.generate_tcga` under ``bundle_root/data``.
+Training fits the preprocessing on its training split and saves it next to the weights; evaluation and inference
+reuse that file, so a held-out cohort is transformed with the training statistics only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from monai_dianet.data.synthetic.tcga import generate_tcga
+from monai_dianet.data.tcga_dataset import (
+    TCGAData,
+    TCGAMultimodalDataset,
+    build_tcga_data,
+    load_tcga_cohort,
+    load_tcga_preprocessing,
+)
+
+PREPROCESSING_FILE = "preprocessing.json"
+
+
+def prepare_tcga_root(
+    dataset_dir: str | os.PathLike | None,
+    bundle_root: str | os.PathLike,
+    num: int = 120,
+    seed: int = 0,
+    num_genes: int = 256,
+    patch_size: int = 64,
+) -> str:
+    """The cohort folder to use: ``dataset_dir`` if given (must exist), else the embedded synthetic cohort.
+
+    Raises:
+        FileNotFoundError: when ``dataset_dir`` is given but is not a folder with a ``labels.tsv``.
+    """
+    if dataset_dir:
+        root = Path(dataset_dir).expanduser().resolve()
+        if not root.is_dir():
+            raise FileNotFoundError(f"dataset_dir {root} is not a folder (expected a GDC-format TCGA cohort).")
+        return str(root)
+    settings = {"num": num, "seed": seed, "num_genes": num_genes, "patch_size": patch_size}
+    root = Path(bundle_root).resolve() / "data" / "tcga_synthetic"
+    marker = root / "generated.json"
+    if not (marker.is_file() and json.loads(marker.read_text()) == settings):
+        generate_tcga(root, progress=False, **settings)
+        marker.write_text(json.dumps(settings))
+    return str(root)
+
+
+def build_training_data(
+    root: str, ckpt_dir: str, num_genes: int = 64, val_fraction: float = 0.25, seed: int = 0, patch_size: int = 64
+) -> TCGAData:
+    """Read and split the cohort, fit the preprocessing on the training cases and save it to ``ckpt_dir``."""
+    data = build_tcga_data(
+        root, num_genes=num_genes, val_fraction=val_fraction, seed=seed, spatial_size=(patch_size, patch_size)
+    )
+    os.makedirs(ckpt_dir, exist_ok=True)
+    data.save_preprocessing(Path(ckpt_dir) / PREPROCESSING_FILE)
+    return data
+
+
+def load_preprocessing(ckpt_dir: str) -> dict[str, Any]:
+    """The preprocessing saved by training (see :func:`monai_dianet.data.tcga_dataset.load_tcga_preprocessing`),
+    plus ``num_genes``, ``num_clinical``, ``num_classes`` and ``clinical_names``.
+
+    Raises:
+        FileNotFoundError: when training has not been run (no ``preprocessing.json`` in ``ckpt_dir``).
+    """
+    path = Path(ckpt_dir) / PREPROCESSING_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run configs/train.json first (it saves the fitted preprocessing).")
+    prep = load_tcga_preprocessing(path)
+    prep["num_genes"] = prep["gene_scaler"].num_features
+    prep["num_clinical"] = prep["clinical_encoder"].num_features
+    prep["num_classes"] = max(len(prep["classes"]), 2)
+    prep["clinical_names"] = prep["clinical_encoder"].feature_names
+    return prep
+
+
+def evaluation_dataset(root: str, prep: dict[str, Any], patch_size: int = 64, split: str = "auto") -> TCGAMultimodalDataset:
+    """Dataset of the cases to evaluate or predict, transformed with the saved preprocessing.
+
+    ``split="auto"``: the cases not used for training (the validation cases of the training cohort, or every case
+    of a new cohort); ``"all"``: every case.
+    """
+    if split not in ("auto", "all"):
+        raise ValueError(f"split must be 'auto' or 'all', got {split!r}.")
+    cohort = load_tcga_cohort(root)
+    cases = cohort.case_ids
+    if split == "auto":
+        seen = set(prep["train_case_ids"])
+        unseen = [c for c in cases if c not in seen]
+        cases = unseen or cases
+    items = cohort.datalist(cases, genes=prep["gene_scaler"].selected_genes)
+    return TCGAMultimodalDataset(
+        items,
+        prep["gene_scaler"],
+        prep["clinical_encoder"],
+        prep["edge_index"],
+        prep["edge_weight"],
+        spatial_size=(patch_size, patch_size),
+    )
+
+
+def require_checkpoint(ckpt_dir: str, name: str = "model.pt") -> str:
+    """Path of a trained checkpoint; FileNotFoundError naming it (and the fix) when absent."""
+    path = Path(ckpt_dir) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run configs/train.json first.")
+    return str(path)
+
+
+def load_weights(network: torch.nn.Module, ckpt_dir: str, device: str | torch.device = "cpu", name: str = "model.pt"):
+    """Load ``ckpt_dir/name`` (a state dict, or ``{"model": state_dict}``) into ``network``; returns the network."""
+    state = torch.load(require_checkpoint(ckpt_dir, name), map_location=device, weights_only=True)
+    if "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    network.load_state_dict(state)
+    return network

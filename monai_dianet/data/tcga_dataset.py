@@ -36,6 +36,7 @@ PyTorch Geometric graph per patient (node features ``genes[:, None]``, shared ed
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,11 +98,44 @@ DEFAULT_CLINICAL_COLUMNS: tuple[str, ...] = (
 diagnosis and would leak survival information."""
 
 
+AUTO = "auto"
+_AUTO_PATTERNS = {  # table -> (standard name, glob patterns tried when it is absent)
+    "sample_sheet": ("gdc_sample_sheet.tsv", ("gdc_sample_sheet*.tsv", "*/gdc_sample_sheet*.tsv")),
+    "clinical": ("clinical.tsv", ("clinical*/clinical.tsv", "*/clinical.tsv")),
+    "edges": ("string_edges.tsv", ("*string*edges*.tsv", "*.protein.links*.txt")),
+    "patches": ("patches", ()),
+}
+
+
 def _resolve(root: Path, name: str | Path | None) -> Path | None:
     if name is None:
         return None
     path = Path(name)
     return path if path.is_absolute() else root / path
+
+
+def _find(root: Path, name: str | Path | None, table: str) -> Path | None:
+    """Path of an optional cohort table: None stays None; ``"auto"`` looks for the standard name, then for a
+    unique match of GDC-style names (``gdc_sample_sheet.2024-05-17.tsv``, ``clinical.cart.*/clinical.tsv``),
+    and gives None (with a warning) when nothing is found; an explicit name must exist."""
+    if name is None:
+        return None
+    if str(name) != AUTO:
+        path = _resolve(root, name)
+        if not path.exists():
+            raise FileNotFoundError(f"{table} not found: {path}")
+        return path
+    standard, patterns = _AUTO_PATTERNS[table]
+    if (root / standard).exists():
+        return root / standard
+    for pattern in patterns:
+        matches = sorted(root.glob(pattern))
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ValueError(f"several candidate {table} files in {root}: {[str(m) for m in matches]}; pass one.")
+    warnings.warn(f"no {table} ({standard}) in {root}: that part of the cohort is absent.", stacklevel=3)
+    return None
 
 
 @dataclass
@@ -154,7 +188,8 @@ class TCGACohort:
 
         Args:
             case_ids: cases to include (default all, in cohort order).
-            genes: restrict the expression Series to these gene ids (saves memory on 60k-gene files).
+            genes: restrict the expression Series to these gene ids (saves memory on 60k-gene files); genes
+                absent from the cohort become NaN, with a warning.
 
         Raises:
             KeyError: for case ids not in the cohort.
@@ -164,7 +199,16 @@ class TCGACohort:
         if unknown:
             raise KeyError(f"case id(s) not in the cohort: {unknown[:10]}")
         mask = self.modality_mask().loc[ids]
-        expression = self.expression if genes is None else self.expression[list(genes)]
+        expression = self.expression
+        if genes is not None:
+            absent = [g for g in genes if g not in expression.columns]
+            if absent and len(expression):
+                warnings.warn(
+                    f"{len(absent)} gene(s) not in this cohort's expression files, e.g. {absent[:5]}: their values "
+                    "are missing (the fitted scaler maps them to 0, the training mean).",
+                    stacklevel=2,
+                )
+            expression = expression.reindex(columns=list(genes))
         items = []
         for c in ids:
             present = mask.loc[c].to_numpy(dtype=bool)
@@ -199,12 +243,12 @@ class TCGACohort:
 
 def load_tcga_cohort(
     root: str | Path,
-    sample_sheet: str | Path | None = "gdc_sample_sheet.tsv",
+    sample_sheet: str | Path | None = AUTO,
     rna_dir: str | Path | None = None,
-    clinical: str | Path | None = "clinical.tsv",
+    clinical: str | Path | None = AUTO,
     labels: str | Path = "labels.tsv",
-    edges: str | Path | None = "string_edges.tsv",
-    patches: str | Path | None = "patches",
+    edges: str | Path | None = AUTO,
+    patches: str | Path | None = AUTO,
     column: str = "tpm_unstranded",
     clinical_columns: Sequence[str] | None = None,
     label_column: str = "label",
@@ -216,10 +260,15 @@ def load_tcga_cohort(
 ) -> TCGACohort:
     """Read a TCGA cohort folder and align its tables on ``case_submitter_id``.
 
-    File arguments are relative to ``root`` (or absolute); None leaves a table out (that modality is then
-    absent for every case). The label table defines the cohort. A case found in another table but not in
-    the labels, or a labelled case missing from ``clinical.tsv`` (when ``require_clinical``; GDC lists every
-    case there, with ``'--`` values when nothing is known) is a mismatch: ``on_mismatch="raise"`` raises
+    File arguments are relative to ``root`` (or absolute) and must exist; None leaves a table out (that
+    modality is then absent for every case); ``"auto"`` (the default for all but the labels) uses the
+    standard name (``gdc_sample_sheet.tsv``, ``clinical.tsv``, ``string_edges.tsv``, ``patches/``) or a unique
+    GDC-style match (``gdc_sample_sheet.<date>.tsv``, ``clinical.cart.<date>/clinical.tsv``), and leaves the
+    table out with a warning when there is none.
+
+    The label table defines the cohort. A case found in another table but not in the labels, or a labelled
+    case missing from ``clinical.tsv`` (when ``require_clinical``; GDC lists every case there, with ``'--``
+    values when nothing is known) is a mismatch: ``on_mismatch="raise"`` raises
     :class:`~monai_dianet.data.gdc.CaseMismatchError` naming the ids and tables, ``"drop"`` keeps the common
     cases. A labelled case without RNA-seq file or patches simply lacks that modality.
 
@@ -227,7 +276,7 @@ def load_tcga_cohort(
         root: cohort folder.
         sample_sheet: GDC sample sheet of the STAR gene-count files.
         rna_dir: folder of the ``<File ID>/<File Name>`` downloads (default ``root/rna_seq`` when it exists,
-            else ``root``).
+            else the sample sheet's folder).
         clinical: GDC ``clinical.tsv``.
         labels: label table (``case_submitter_id``, ``label_column``).
         edges: STRING-like edge list.
@@ -252,13 +301,17 @@ def load_tcga_cohort(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"TCGA cohort folder not found: {root}")
-    label_series = read_label_table(_resolve(root, labels), label_column=label_column)
+    label_path = _resolve(root, labels)
+    label_series = read_label_table(label_path, label_column=label_column)
+    sheet_path = _find(root, sample_sheet, "sample_sheet")
+    clinical_path = _find(root, clinical, "clinical")
+    edges_path = _find(root, edges, "edges")
+    patch_path = _find(root, patches, "patches")
 
-    if sample_sheet is not None:
+    if sheet_path is not None:
         if rna_dir is None:
-            rna_dir = root / "rna_seq" if (root / "rna_seq").is_dir() else root
+            rna_dir = root / "rna_seq" if (root / "rna_seq").is_dir() else sheet_path.parent
         rna_root = _resolve(root, rna_dir)
-        sheet_path = _resolve(root, sample_sheet)
         expression = read_gdc_star_counts(
             sheet_path, rna_root, column=column, sample_types=sample_types, aggregate=aggregate, progress=progress
         )
@@ -267,35 +320,36 @@ def load_tcga_cohort(
         expression = pd.DataFrame(index=pd.Index([], name="case_submitter_id", dtype=str))
         gene_info = pd.DataFrame(columns=["gene_name", "gene_type"])
 
-    if clinical is not None:
-        clinical_table = read_gdc_clinical(_resolve(root, clinical))
+    if clinical_path is not None:
+        clinical_table = read_gdc_clinical(clinical_path)
         if clinical_columns is None:
             columns = [c for c in DEFAULT_CLINICAL_COLUMNS if c in clinical_table.columns]
         else:
             columns = list(clinical_columns)
             unknown = [c for c in columns if c not in clinical_table.columns]
             if unknown:
-                raise ValueError(f"clinical column(s) {unknown} not in {clinical}; available "
-                                 f"{list(clinical_table.columns)}.")
+                raise ValueError(
+                    f"clinical column(s) {unknown} not in {clinical_path}; available {list(clinical_table.columns)}."
+                )
         clinical_table = clinical_table[columns]
     else:
         clinical_table = pd.DataFrame(index=pd.Index([], name="case_submitter_id", dtype=str))
 
-    patch_map = list_histology_patches(_resolve(root, patches)) if patches is not None else {}
+    patch_map = list_histology_patches(patch_path) if patch_path is not None else {}
     tables = {}
-    if sample_sheet is not None:
-        tables[f"sample sheet {sample_sheet}"] = expression.index
-    if clinical is not None:
-        tables[f"clinical table {clinical}"] = clinical_table.index
-    if patches is not None:
-        tables[f"patch folder {patches}"] = patch_map.keys()
-    required = [f"clinical table {clinical}"] if (clinical is not None and require_clinical) else []
-    keep = align_case_ids((f"label table {labels}", label_series.index), tables, required, on_mismatch)
+    if sheet_path is not None:
+        tables[f"sample sheet {sheet_path.name}"] = expression.index
+    if clinical_path is not None:
+        tables[f"clinical table {clinical_path.name}"] = clinical_table.index
+    if patch_path is not None:
+        tables[f"patch folder {patch_path.name}"] = patch_map.keys()
+    required = [f"clinical table {clinical_path.name}"] if (clinical_path is not None and require_clinical) else []
+    keep = align_case_ids((f"label table {label_path.name}", label_series.index), tables, required, on_mismatch)
 
     label_series = label_series.loc[keep]
     classes = sorted(label_series.unique().tolist())
     label_index = label_series.map({v: i for i, v in enumerate(classes)}).astype(int)
-    edge_table = read_string_edge_table(_resolve(root, edges)) if edges is not None else None
+    edge_table = read_string_edge_table(edges_path) if edges_path is not None else None
     return TCGACohort(
         labels=label_index,
         classes=classes,

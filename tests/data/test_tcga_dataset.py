@@ -186,3 +186,25 @@ def test_unknown_genes_in_edge_list(root, tmp_path):
     with pytest.warns(UserWarning, match="NOTAGENE1"):
         d = build_tcga_data(bad, num_genes=16, spatial_size=(32, 32), unknown_genes="drop")
     assert d.edge_index.shape[0] == 2
+
+
+def test_auto_discovery_of_gdc_style_names(root, tmp_path):
+    real = tmp_path / "real"
+    shutil.copytree(root, real)
+    (real / "gdc_sample_sheet.tsv").rename(real / "gdc_sample_sheet.2024-05-17.tsv")
+    (real / "clinical.cart.2024-05-17").mkdir()
+    (real / "clinical.tsv").rename(real / "clinical.cart.2024-05-17" / "clinical.tsv")
+    (real / "string_edges.tsv").unlink()
+    shutil.rmtree(real / "patches")
+    with pytest.warns(UserWarning, match="no (edges|patches)"):
+        cohort = load_tcga_cohort(real)
+    reference = load_tcga_cohort(root)
+    assert cohort.expression.equals(reference.expression)
+    assert cohort.clinical.equals(reference.clinical)
+    assert cohort.edges is None and cohort.patches == {}
+    assert not cohort.modality_mask()["image"].any()
+    assert cohort.edge_index(list(cohort.expression.columns[:5]))[0].shape == (2, 0)
+    with pytest.warns(UserWarning, match="NOTAGENE"):
+        items = cohort.datalist(genes=[cohort.expression.columns[0], "NOTAGENE"])
+    present = next(d for d in items if d["genes"] is not None)
+    assert np.isnan(present["genes"]["NOTAGENE"])

@@ -8,6 +8,7 @@ from .brats import (
     ConvertToMultiChannelBasedOnBrats2023Classes,
     ConvertToMultiChannelBasedOnBrats2023Classesd,
     PrepareBatchWithPrior,
+    RouteCased,
     SaveBraTSPredictiond,
     ValidateBraTSCase,
     ValidateBraTSCased,

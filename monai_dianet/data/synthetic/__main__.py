@@ -127,13 +127,13 @@ def _size(paths: Sequence[str | os.PathLike]) -> int:
 
 
 def _summary(kind: str, out: Path, result: list | dict, kwargs: dict) -> str:
-    """Human-readable account of what a generator wrote."""
+    """Human-readable account of what a generator wrote; ``kwargs`` are all its settings, defaults included."""
     lines = []
     if kind == "brats":
         from monai_dianet.data.synthetic.brats import BRATS_LAYOUTS
 
         spec = BRATS_LAYOUTS[kwargs["layout"]]
-        shape = "x".join(str(s) for s in kwargs.get("shape", (96, 96, 64)))
+        shape = "x".join(str(s) for s in kwargs["shape"])
         files = [p for entry in result for p in (*entry["image"], entry["label"])]
         lines.append(
             f"Wrote {len(result)} BraTS {kwargs['layout']} cases ({shape} voxels, 1 mm; "
@@ -166,7 +166,7 @@ def _summary(kind: str, out: Path, result: list | dict, kwargs: dict) -> str:
             lines.append(f"  {Path(entry['slide']).name}: {entry['label']}, {note}")
         lines.append(f"  {_size([entry['slide'] for entry in result]) / 1e6:.1f} MB of slides")
     else:
-        lines.append(f"Wrote a TCGA cohort ({kwargs.get('num', 'default')} cases) in GDC formats to {out}")
+        lines.append(f"Wrote a TCGA cohort ({kwargs['num']} cases) in GDC formats to {out}")
         for key, path in result.items():
             lines.append(f"  {key}: {path}")
         lines.append(f"  {_size([str(p) for p in result.values()]) / 1e6:.1f} MB")
@@ -186,11 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as e:
         parser.error(f"the {args.kind} generator cannot be imported ({e})")
     generate = getattr(module, f"generate_{args.kind}")
-    if "progress" in inspect.signature(generate).parameters:
+    parameters = inspect.signature(generate).parameters
+    if "progress" in parameters:
         kwargs["progress"] = True
     out = args.out.resolve()
     result = generate(out, **kwargs)
-    print(_summary(args.kind, out, result, kwargs))
+    settings = {k: p.default for k, p in parameters.items() if p.default is not inspect.Parameter.empty}
+    print(_summary(args.kind, out, result, {**settings, **kwargs}))
     return 0
 
 

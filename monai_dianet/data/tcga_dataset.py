@@ -102,7 +102,7 @@ AUTO = "auto"
 _AUTO_PATTERNS = {  # table -> (standard name, glob patterns tried when it is absent)
     "sample_sheet": ("gdc_sample_sheet.tsv", ("gdc_sample_sheet*.tsv", "*/gdc_sample_sheet*.tsv")),
     "clinical": ("clinical.tsv", ("clinical*/clinical.tsv", "*/clinical.tsv")),
-    "edges": ("string_edges.tsv", ("*string*edges*.tsv", "*.protein.links*.txt")),
+    "edges": ("string_edges.tsv", ("*string*edges*.tsv",)),
     "patches": ("patches", ()),
 }
 

@@ -425,24 +425,18 @@ def read_gdc_clinical(
             numeric.append(c)
     text = [c for c in raw.columns if c not in numeric and c != "case_submitter_id"]
 
-    def collapse_text(values: pd.Series, case: str):
-        distinct = list(dict.fromkeys(values.dropna()))
-        if not distinct:
-            return np.nan
-        if len(distinct) > 1 and multi_value == "raise":
-            raise ValueError(f"{path}: case {case!r} has several values {distinct} in column {values.name!r}.")
-        return distinct[0] if multi_value == "first" else "; ".join(distinct)
-
-    rows = {}
-    for case, group in raw.groupby("case_submitter_id", sort=False):
-        if len(group) == 1:
-            rows[case] = group.iloc[0]
-            continue
-        row = {c: group[c].dropna().iloc[0] if group[c].notna().any() else np.nan for c in numeric}
-        row.update({c: collapse_text(group[c], case) for c in text})
-        rows[case] = pd.Series(row)
-    clinical = pd.DataFrame.from_dict(rows, orient="index")
-    clinical = clinical[[c for c in raw.columns if c != "case_submitter_id"]]
+    columns = [c for c in raw.columns if c != "case_submitter_id"]
+    grouped = raw.groupby("case_submitter_id", sort=False)
+    clinical = grouped[columns].first()  # the first non-missing value of each column, per case
+    if text:
+        several = grouped[text].nunique() > 1
+        for c in several.columns[several.any()]:
+            for case in several.index[several[c]]:
+                distinct = list(dict.fromkeys(raw.loc[raw["case_submitter_id"] == case, c].dropna()))
+                if multi_value == "raise":
+                    raise ValueError(f"{path}: case {case!r} has several values {distinct} in column {c!r}.")
+                if multi_value == "join":
+                    clinical.loc[case, c] = "; ".join(distinct)
     for c in numeric:
         clinical[c] = clinical[c].astype(float)
     clinical.index.name = "case_submitter_id"

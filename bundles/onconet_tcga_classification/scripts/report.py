@@ -150,6 +150,7 @@ def write_onconet_report(
                 "predictive_entropy": float(entropy[b]),
                 "mutual_information": float(mutual_info[b].clamp_min(0)),
                 "modality_weights": {m: float(a) for m, a in zip(MODALITIES, out.alpha[b])},
+                "fusion_weights": {m: float(w) for m, w in zip(MODALITIES, out.fusion_weights[b])},
                 "modalities_present": [m for m, p in zip(MODALITIES, present) if p],
                 "top_genes": _top(dict(zip(gene_names, genes.tolist())), top_k) if genes is not None else [],
                 "top_clinical": _top(_group_clinical(clin, clinical_names), top_k) if clin is not None else [],
@@ -167,7 +168,7 @@ def write_onconet_report(
     csv_path = os.path.join(output_dir, "predictions.csv")
     header = ["case_id", "label", "predicted_class", "confidence"] + [f"prob_{n}" for n in names] + [
         "uncertainty", "predictive_entropy", "mutual_information"
-    ] + [f"alpha_{m}" for m in MODALITIES] + ["top_genes", "top_clinical"]
+    ] + [f"alpha_{m}" for m in MODALITIES] + [f"fusion_weight_{m}" for m in MODALITIES] + ["top_genes", "top_clinical"]
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
@@ -177,6 +178,7 @@ def write_onconet_report(
                 + [f"{r['probabilities'][n]:.6f}" for n in names]
                 + [f"{r['uncertainty']:.6f}", f"{r['predictive_entropy']:.6f}", f"{r['mutual_information']:.6f}"]
                 + [f"{r['modality_weights'][m]:.6f}" for m in MODALITIES]
+                + [f"{r['fusion_weights'][m]:.6f}" for m in MODALITIES]
                 + [";".join(g["name"] for g in r["top_genes"]), ";".join(c["name"] for c in r["top_clinical"])]
             )
     if any(math.isnan(r["confidence"]) for r in records):

@@ -1,0 +1,90 @@
+"""End-to-end runs of the OncoNet TCGA bundle (train, evaluate, inference) with and without a data folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monai_dianet.data.synthetic.tcga import generate_tcga
+
+BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "onconet_tcga_classification"
+SMALL = ["--max_epochs", "1", "--patch_size", "32", "--num_genes", "24", "--batch_size", "8", "--embed_dim", "16"]
+
+
+def _copy_bundle(dst: Path) -> Path:
+    root = dst / "bundle"
+    shutil.copytree(BUNDLE, root, ignore=shutil.ignore_patterns("models", "eval", "data", "__pycache__"))
+    return root
+
+
+def _run(root: Path, config: str, *args: str) -> None:
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--bundle_root", str(root), "--config_file",
+           str(root / "configs" / f"{config}.json"), "--meta_file", str(root / "configs" / "metadata.json"),
+           "--logging_file", str(root / "configs" / "logging.conf"), *SMALL, *args]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=root)
+    assert proc.returncode == 0, f"{config} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+
+def _check_metrics(output_dir: Path) -> dict[str, float]:
+    with open(output_dir / "metrics.csv") as f:
+        metrics = {row[0]: float(row[1]) for row in csv.reader(f)}
+    assert set(metrics) >= {"accuracy", "macro_f1", "auc", "ece"}
+    assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    return metrics
+
+
+def _check_report(out: Path, num_cases: int, max_figures: int) -> list[dict]:
+    records = json.loads((out / "predictions.json").read_text())
+    assert len(records) == num_cases
+    for r in records:
+        assert abs(sum(r["probabilities"].values()) - 1.0) < 1e-4
+        assert r["uncertainty"] >= 0 and r["predictive_entropy"] >= 0
+        assert abs(sum(r["modality_weights"].values()) - 1.0) < 1e-4
+        for m, w in r["modality_weights"].items():
+            assert (w > 0) == (m in r["modalities_present"])  # absent modality: exactly 0
+        assert bool(r["top_genes"]) == ("genes" in r["modalities_present"])
+        assert bool(r["top_clinical"]) == ("clinical" in r["modalities_present"])
+    with open(out / "predictions.csv") as f:
+        assert len(list(csv.DictReader(f))) == num_cases
+    assert len(list((out / "figures").glob("*.png"))) == min(num_cases, max_figures)
+    return records
+
+
+@pytest.mark.slow
+def test_bundle_embedded_cohort(tmp_path):
+    root = _copy_bundle(tmp_path)
+    common = ["--synthetic_cases", "16"]
+    _run(root, "train", *common)
+    assert (root / "models" / "model.pt").is_file() and (root / "models" / "preprocessing.json").is_file()
+    assert (root / "data" / "tcga_synthetic" / "labels.tsv").is_file()
+    _run(root, "evaluate", *common)
+    _check_metrics(root / "eval")
+    _run(root, "inference", *common, "--mc_samples", "3", "--max_figures", "2")
+    records = _check_report(root / "eval" / "inference", 4, 2)  # the 4 validation cases (25 % of 16)
+    train_ids = set(json.loads((root / "models" / "preprocessing.json").read_text())["train_case_ids"])
+    assert not train_ids & {r["case_id"] for r in records}
+
+
+@pytest.mark.slow
+def test_bundle_with_dataset_dir_and_held_out_cohort(tmp_path):
+    root = _copy_bundle(tmp_path)
+    train_dir, held_out = tmp_path / "tcga_train", tmp_path / "tcga_new"
+    generate_tcga(train_dir, num=16, seed=3, num_genes=96, patch_size=32, progress=False)
+    generate_tcga(held_out, num=8, seed=4, num_genes=96, patch_size=32, missing_rate=0.3, progress=False)
+    out = tmp_path / "out"
+    _run(root, "train", "--dataset_dir", str(train_dir), "--output_dir", str(out))
+    assert not (root / "data").exists()  # no embedded cohort when data is given
+    _run(root, "evaluate", "--dataset_dir", str(held_out), "--output_dir", str(out))
+    _check_metrics(out)
+    _run(root, "inference", "--dataset_dir", str(held_out), "--output_dir", str(out / "inference"),
+         "--mc_samples", "2", "--max_figures", "1")
+    records = _check_report(out / "inference", 8, 1)  # a new cohort: every case
+    assert any(len(r["modalities_present"]) < 3 for r in records)

@@ -34,29 +34,34 @@ DEFAULT_TARGET_SHIFT: dict[str, float | tuple[float, float]] = {
 
 
 def generate_lesion_slice(
-    rng: np.random.Generator, size: int = 64, max_lesions: int = 3, noise_std: float = 0.03
+    rng: np.random.Generator,
+    size: int = 64,
+    max_lesions: int = 3,
+    noise_std: float = 0.03,
+    min_lesions: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One source-domain image and its lesion mask.
 
-    The image is a textured elliptical organ (intensity ~0.4) on a dim background (~0.1) with 1 to
-    ``max_lesions`` bright elliptical lesions (~0.75-0.9) inside the organ, plus Gaussian noise.
+    The image is a textured elliptical organ (intensity ~0.4) on a dim background (~0.1) with
+    ``min_lesions`` to ``max_lesions`` bright elliptical lesions (~0.75-0.9) inside the organ, plus noise.
 
     Args:
         rng: numpy random generator (the only source of randomness).
         size: image side length in pixels (>= 16).
-        max_lesions: maximum number of lesions (>= 1).
+        max_lesions: maximum number of lesions (>= ``min_lesions``).
         noise_std: standard deviation of the acquisition noise.
+        min_lesions: minimum number of lesions (>= 0; 0 allows lesion-free images).
 
     Returns:
         ``image`` ``(1, size, size)`` float32 and ``label`` ``(1, size, size)`` float32 in {0, 1}.
 
     Raises:
-        ValueError: when ``size < 16`` or ``max_lesions < 1``.
+        ValueError: when ``size < 16`` or not ``0 <= min_lesions <= max_lesions``.
     """
     if size < 16:
         raise ValueError(f"size must be >= 16, got {size}.")
-    if max_lesions < 1:
-        raise ValueError(f"max_lesions must be >= 1, got {max_lesions}.")
+    if not 0 <= min_lesions <= max_lesions:
+        raise ValueError(f"need 0 <= min_lesions <= max_lesions, got {min_lesions} and {max_lesions}.")
     yy, xx = np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size), indexing="ij")
     organ_ax = rng.uniform(0.65, 0.85, 2)
     organ_c = rng.uniform(-0.08, 0.08, 2)
@@ -65,7 +70,7 @@ def generate_lesion_slice(
     texture /= np.abs(texture).max() + 1e-8
     image = np.where(organ, 0.4 + 0.08 * texture, 0.1 + 0.03 * texture)
     label = np.zeros((size, size), dtype=bool)
-    for _ in range(int(rng.integers(1, max_lesions + 1))):
+    for _ in range(int(rng.integers(min_lesions, max_lesions + 1))):
         radius = rng.uniform(0.12, 0.25, 2)
         angle = rng.uniform(0, np.pi)
         r = rng.uniform(0, 0.45)
@@ -89,8 +94,14 @@ def make_domain_shift_task(
     seed: int = 0,
     target_shift: Mapping[str, float | tuple[float, float]] | None = None,
     max_lesions: int = 3,
+    task: str = "segmentation",
 ) -> dict[str, list[dict[str, torch.Tensor]]]:
     """Generate the source/target splits of the domain-shift demo (all in memory, deterministic in ``seed``).
+
+    ``task="segmentation"``: every image has 1 to ``max_lesions`` lesions and ``"label"`` is the
+    ``(1, size, size)`` lesion mask. ``task="classification"``: cases alternate between lesion-free and
+    1 to ``max_lesions`` lesions, ``"label"`` is the class (0 = no lesion, 1 = lesion) as a 0-d long tensor
+    and ``"mask"`` keeps the lesion mask.
 
     Args:
         num_source: labelled source training cases.
@@ -101,13 +112,14 @@ def make_domain_shift_task(
         target_shift: keyword arguments of :class:`~monai_dianet.transforms.RandDomainShift` defining the
             target scanner; default :data:`DEFAULT_TARGET_SHIFT`.
         max_lesions: maximum lesions per image.
+        task: ``"segmentation"`` or ``"classification"``.
 
     Returns:
         ``{"source_train": [{"image", "label"}], "target_train": [{"image"}], "source_test": [{"image",
-        "label"}], "target_test": [{"image", "label"}]}`` with ``(1, size, size)`` float tensors.
+        "label"}], "target_test": [{"image", "label"}]}``; images are ``(1, size, size)`` float tensors.
 
     Raises:
-        ValueError: for a non-positive split size or an unknown shift parameter.
+        ValueError: for a non-positive split size, an unknown shift parameter or an unknown task.
 
     Example::
 
@@ -117,6 +129,8 @@ def make_domain_shift_task(
     for name, n in (("num_source", num_source), ("num_target", num_target), ("num_test", num_test)):
         if n < 1:
             raise ValueError(f"{name} must be >= 1, got {n}.")
+    if task not in ("segmentation", "classification"):
+        raise ValueError(f"task must be 'segmentation' or 'classification', got {task!r}.")
     shift_kwargs = dict(DEFAULT_TARGET_SHIFT if target_shift is None else target_shift)
     allowed = {"prob", "gamma", "contrast", "scale", "offset", "bias_field", "bias_field_degree", "noise_std"}
     unknown = sorted(set(shift_kwargs) - allowed)
@@ -127,14 +141,20 @@ def make_domain_shift_task(
 
     def cases(n: int, shifted: bool, labelled: bool) -> list[dict[str, torch.Tensor]]:
         out = []
-        for _ in range(n):
-            image, label = generate_lesion_slice(rng, size=size, max_lesions=max_lesions)
+        for i in range(n):
+            has_lesion = task == "segmentation" or i % 2 == 1
+            image, mask = generate_lesion_slice(
+                rng, size=size, max_lesions=max_lesions if has_lesion else 0, min_lesions=int(has_lesion)
+            )
             img = torch.as_tensor(image)
             if shifted:
                 img = torch.as_tensor(np.asarray(shift(image)), dtype=torch.float32)
             item = {"image": img.float().contiguous()}
-            if labelled:
-                item["label"] = torch.as_tensor(label)
+            if labelled and task == "segmentation":
+                item["label"] = torch.as_tensor(mask)
+            elif labelled:
+                item["label"] = torch.tensor(int(has_lesion), dtype=torch.long)
+                item["mask"] = torch.as_tensor(mask)
             out.append(item)
         return out
 

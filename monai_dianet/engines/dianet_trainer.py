@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,16 @@ def unwrap_network(network: torch.nn.Module) -> torch.nn.Module:
             return network
 
 
+def _accepts_image(loss_function: Callable) -> bool:
+    """Whether ``loss_function`` takes an ``image`` keyword (``DIANetLoss``: the reconstruction target)."""
+    target = loss_function.forward if isinstance(loss_function, torch.nn.Module) else loss_function
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+    return "image" in params
+
+
 def _loss_float(value: Any) -> float:
     if isinstance(value, torch.Tensor):
         return float(value.detach().float().mean().item())
@@ -76,7 +87,9 @@ class DIANetTrainer(SupervisedTrainer):
 
     All constructor arguments are plain objects, so the trainer is built from bundle configs like MONAI's
     ``SupervisedTrainer`` (``"_target_": "monai_dianet.engines.DIANetTrainer"``). A network wrapped in
-    ``DistributedDataParallel`` works unchanged (one forward and one backward per iteration).
+    ``DistributedDataParallel`` works unchanged (one forward and one backward per iteration); wrap it with
+    ``find_unused_parameters=True`` when some outputs feed no loss term (e.g. DIANet's ``prior_logits`` without
+    a prior weight).
 
     Args:
         device, max_epochs, train_data_loader, network, optimizer, epoch_length, non_blocking, prepare_batch,
@@ -169,6 +182,7 @@ class DIANetTrainer(SupervisedTrainer):
         )
         self.forward_kwargs = {"return_all": True} if forward_kwargs is None else dict(forward_kwargs)
         self.loss_input = loss_input
+        self._loss_takes_image = loss_input == "output" and _accepts_image(loss_function)
 
     # ------------------------------------------------------------------ pieces subclasses reuse or override
     def _prepare(self, engine: DIANetTrainer, batchdata: Any) -> tuple[torch.Tensor, Any, tuple, dict]:
@@ -187,12 +201,17 @@ class DIANetTrainer(SupervisedTrainer):
         """Full network output for ``inputs`` (a ``DIANetOutput`` with the default ``forward_kwargs``)."""
         return engine.inferer(inputs, engine.network, *args, **{**engine.forward_kwargs, **kwargs})
 
-    def _task_loss(self, engine: DIANetTrainer, output: Any, targets: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def _task_loss(
+        self, engine: DIANetTrainer, output: Any, targets: Any, inputs: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """The task loss and its parts (``"total"`` included)."""
         if engine.loss_input == "main":
             loss = engine.loss_function(main_output(output), targets).mean()
             return loss, {"total": _loss_float(loss)}
-        loss = engine.loss_function(output, targets).mean()
+        if engine._loss_takes_image:
+            loss = engine.loss_function(output, targets, image=inputs).mean()
+        else:
+            loss = engine.loss_function(output, targets).mean()
         parts = getattr(engine.loss_function, "last_parts", None)
         parts = {str(k): _loss_float(v) for k, v in parts.items()} if isinstance(parts, Mapping) else {}
         parts["total"] = _loss_float(loss)
@@ -205,7 +224,7 @@ class DIANetTrainer(SupervisedTrainer):
         output = self._forward(engine, inputs, args, kwargs)
         engine.state.output[Keys.PRED] = main_output(output)
         engine.fire_event(IterationEvents.FORWARD_COMPLETED)
-        return self._task_loss(engine, output, targets)
+        return self._task_loss(engine, output, targets, inputs)
 
     def _optimizers(self, engine: DIANetTrainer) -> list[Optimizer]:
         return [engine.optimizer]

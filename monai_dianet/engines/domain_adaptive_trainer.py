@@ -316,7 +316,7 @@ class DomainAdaptiveTrainer(DIANetTrainer):
         engine.state.output[Keys.PRED] = main_output(out_source)
         engine.fire_event(IterationEvents.FORWARD_COMPLETED)
 
-        task_loss, task_parts = self._task_loss(engine, out_source, targets)
+        task_loss, task_parts = self._task_loss(engine, out_source, targets, inputs)
         parts = {k: v for k, v in task_parts.items() if k != "total"}
         parts["task"] = task_parts["total"]
         total = task_loss

@@ -43,8 +43,9 @@ def from_loss_parts(output: Mapping | Sequence[Mapping] | None, prefix: str = LO
 
     Works on the raw output dict and on the decollated list of dicts (where every item carries the same,
     replicated, values; the first item is used). Use it as the ``output_transform`` of MONAI's
-    ``StatsHandler`` or ``TensorBoardStatsHandler``; in a bundle config:
-    ``"output_transform": "$monai_dianet.handlers.from_loss_parts"``.
+    ``StatsHandler`` or ``TensorBoardStatsHandler``; in a bundle config import it
+    (``"imports": ["$from monai_dianet.handlers import from_loss_parts"]``) and set
+    ``"output_transform": "$from_loss_parts"``.
 
     Args:
         output: ``engine.state.output``.

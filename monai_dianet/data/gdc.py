@@ -27,6 +27,7 @@ import re
 import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -213,18 +214,27 @@ def _star_files(sheet: pd.DataFrame, root_dir: Path, name: str) -> pd.DataFrame:
     return star
 
 
-def _sample_priority(sample_type: str) -> int:
-    """Order used to pick one sample per case: primary tumour, metastasis, recurrence, others, normals."""
-    text = str(sample_type).lower()
-    if text.startswith("primary"):
-        return 0
-    if "metasta" in text:
-        return 1
-    if "recurrent" in text:
-        return 2
-    if "normal" in text:
+def _sample_priority(row: Mapping[str, Any]) -> int:
+    """Order used to pick one sample per case: 0 primary tumour, 1 metastasis, 2 recurrence, 3 other, 4 normal.
+
+    Read from ``Sample Type`` (older sample sheets), else ``Tissue Type`` / ``Tumor Descriptor`` (newer ones);
+    without either, every sample ranks 3 and the ``Sample ID`` order decides (TCGA sample codes put tumours,
+    01-09, before normals, 10-19).
+    """
+    sample_type = str(row.get("Sample Type") or "").lower()
+    if sample_type:
+        if sample_type.startswith("primary"):
+            return 0
+        if "metasta" in sample_type:
+            return 1
+        if "recurrent" in sample_type:
+            return 2
+        return 4 if "normal" in sample_type else 3
+    tissue = str(row.get("Tissue Type") or "").lower()
+    descriptor = str(row.get("Tumor Descriptor") or "").lower()
+    if tissue == "normal":
         return 4
-    return 3
+    return {"primary": 0, "metastatic": 1, "recurrence": 2}.get(descriptor, 3)
 
 
 def read_gdc_star_counts(
@@ -245,9 +255,9 @@ def read_gdc_star_counts(
     Several samples of one case (e.g. a primary tumour and a solid tissue normal) are resolved by
     ``aggregate``:
 
-    - ``"first"``: keep one sample, preferring ``Sample Type`` primary tumour, then metastatic, recurrent,
-      other, normal; ties broken by ``Sample ID`` then ``File ID`` (deterministic, never mixes tumour and
-      normal tissue).
+    - ``"first"``: keep one sample, preferring primary tumour, then metastatic, recurrent, other, normal
+      (from ``Sample Type``, or ``Tissue Type``/``Tumor Descriptor`` in newer sheets); ties broken by
+      ``Sample ID`` then ``File ID`` (deterministic, never mixes tumour and normal).
     - ``"mean"``: average the values of all the case's samples (after the ``sample_types`` filter).
     - ``"raise"``: ValueError naming the case and its files.
 
@@ -288,11 +298,9 @@ def read_gdc_star_counts(
             raise ValueError(f"{name}: sample_types given but the sheet has no 'Sample Type' column.")
         sheet = sheet[sheet["Sample Type"].isin(set(sample_types))]
     star = _star_files(sheet, root_dir, name)
-    if "Sample Type" not in star.columns:
-        star["Sample Type"] = ""
     if "Sample ID" not in star.columns:
         star["Sample ID"] = ""
-    star["priority"] = [_sample_priority(t) for t in star["Sample Type"]]
+    star["priority"] = [_sample_priority(row) for row in star.to_dict("records")]
     star["order"] = np.arange(len(star))
     case_order = list(dict.fromkeys(star["Case ID"]))
 

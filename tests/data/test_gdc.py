@@ -128,6 +128,19 @@ def test_star_counts_by_case(download):
     assert info.loc["ENSG00000251562", "gene_type"] == "lncRNA"
 
 
+def test_newer_sample_sheet_without_sample_type(download):
+    """Newer GDC sheets have Tissue Type / Tumor Descriptor instead of Sample Type."""
+    sheet_path, root = download
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str).iloc[[2, 0, 1, 3]].drop(columns=["Sample Type"])
+    sheet["Tissue Type"] = ["Normal", "Tumor", "Tumor", "Tumor"]
+    sheet["Tumor Descriptor"] = ["Not Applicable", "Primary", "Primary", "Primary"]
+    sheet["Sample ID"] = ["A", "B", "C", "D"]  # the tie-break alone would pick the normal (file c3f1...)
+    tpm = read_gdc_star_counts(sheet, root)
+    assert tpm.loc["TCGA-05-4244", "ENSG00000000003"] == pytest.approx(40.5302)
+    sheet[["Tissue Type", "Tumor Descriptor"]] = ["Tumor", "Primary"]  # now only the tie-break decides
+    assert read_gdc_star_counts(sheet, root).loc["TCGA-05-4244", "ENSG00000000003"] == pytest.approx(1.0)
+
+
 def test_star_counts_errors(download, tmp_path):
     sheet, root = download
     with pytest.raises(ValueError, match="column"):

@@ -31,6 +31,7 @@ TILE = 256
 """Tile side of every pyramid level, in pixels."""
 
 _CELL = 16  # side of the jittered nucleus grid, in level-0 pixels (divides TILE)
+_REACH = 8  # nuclei (semi-axes <= 7 px, soft edge 0.5 px) reach at most this far past their cell's border
 _NODES = 256  # the tissue/tumour level-set fields have about this many nodes along the slide's longer side
 _FINE_STEP = 8  # level-0 pixels between nodes of the fine stroma texture
 _MIN_SIDE, _MAX_SIDE = 1024, 65536
@@ -221,6 +222,8 @@ class _SlideModel:
         local = np.arange(_CELL, dtype=np.float32) + 0.5
         cover = np.zeros((cells, _CELL, cells, _CELL), dtype=np.float32)
         shade = np.zeros_like(cover)
+        # pixels a neighbour's nucleus can reach: within _REACH of the shared border (a <= 7 px)
+        band = {-1: slice(0, _REACH), 0: slice(0, _CELL), 1: slice(_CELL - _REACH, _CELL)}
         for dy in (-1, 0, 1):
             for dx in (-1, 0, 1):
                 rim = (slice(1 + dy, 1 + dy + cells), slice(1 + dx, 1 + dx + cells))
@@ -230,13 +233,15 @@ class _SlideModel:
                 def cell(v: np.ndarray, rim=rim) -> np.ndarray:
                     return v[rim][:, None, :, None]
 
-                off_y = local[None, :, None, None] - (cell(centre_y) + dy * _CELL)
-                off_x = local[None, None, None, :] - (cell(centre_x) + dx * _CELL)
+                py, px = band[dy], band[dx]
+                off_y = local[py][None, :, None, None] - (cell(centre_y) + dy * _CELL)
+                off_x = local[px][None, None, None, :] - (cell(centre_x) + dx * _CELL)
                 u = (off_x * cell(cos) + off_y * cell(sin)) / cell(a)
                 v = (off_y * cell(cos) - off_x * cell(sin)) / cell(b)
                 c = np.clip((1.0 - np.sqrt(u * u + v * v)) * cell(a) + 0.5, 0.0, 1.0) * cell(present)
-                shade = np.where(c > cover, cell(dark), shade)
-                cover = np.maximum(cover, c)
+                block = (slice(None), py, slice(None), px)
+                shade[block] = np.where(c > cover[block], cell(dark), shade[block])
+                np.maximum(cover[block], c, out=cover[block])
         return cover.reshape(TILE, TILE), shade.reshape(TILE, TILE)
 
 
@@ -316,10 +321,14 @@ def _tiles(model: _SlideModel, level1: np.ndarray, bar: tqdm) -> Iterator[np.nda
 
 
 def _halve(image: np.ndarray) -> np.ndarray:
-    """2x2 box-filter downsampling of an ``(H, W, 3)`` uint8 image (odd edges dropped)."""
-    h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
-    blocks = image[:h, :w].reshape(h // 2, 2, w // 2, 2, 3).astype(np.uint16).sum(axis=(1, 3))
-    return ((blocks + 2) // 4).astype(np.uint8)
+    """2x2 box-filter downsampling of an ``(H, W, 3)`` uint8 image (odd edges dropped), in row blocks."""
+    h, w = image.shape[0] // 2, image.shape[1] // 2
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    for start in range(0, h, TILE):
+        stop = min(start + TILE, h)
+        block = image[2 * start : 2 * stop, : 2 * w].reshape(stop - start, 2, w, 2, 3)
+        out[start:stop] = (block.sum(axis=(1, 3), dtype=np.uint16) + 2) // 4
+    return out
 
 
 def _write_slide(path: Path, model: _SlideModel, mpp: float, quality: int, bar: tqdm) -> None:

@@ -230,10 +230,10 @@ class BraTSLabelsToRegions(Transform):
         name: what to call the label map in error messages (e.g. ``"case X, file Y"``).
         """
         lay = _layout(self.layout if layout is None else layout)
-        values = torch.unique(torch.as_tensor(img)).tolist()
+        values = [int(v) if float(v).is_integer() else v for v in torch.unique(torch.as_tensor(img)).tolist()]
         unknown = sorted(set(values) - set(lay.labels))
         if unknown:
-            found = sorted(int(v) if float(v).is_integer() else v for v in values)
+            found = sorted(values)
             raise ValueError(
                 f"{name or 'BraTS label map'}: unknown label values {unknown} for the BraTS {lay.name} convention; "
                 f"values found {found}, allowed {list(lay.labels)}."

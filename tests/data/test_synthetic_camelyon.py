@@ -50,7 +50,8 @@ def _is_tissue(rgb: np.ndarray) -> np.ndarray:
 def test_files_and_labels(slides):
     out, entries = slides
     assert [e["label"] for e in entries] == ["tumor", "tumor", "normal"]
-    assert [e["slide"] for e in entries] == [str(out / "images" / f"{n}.tif") for n in ("tumor_001", "tumor_002", "normal_001")]
+    names = ("tumor_001", "tumor_002", "normal_001")
+    assert [e["slide"] for e in entries] == [str(out / "images" / f"{n}.tif") for n in names]
     assert entries[2]["annotation"] is None and not (out / "annotations" / "normal_001.xml").exists()
     with open(out / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -139,7 +140,8 @@ def test_deterministic_for_a_seed(tmp_path):
             assert fa.read() == fb.read()
     with openslide.OpenSlide(a[0]["slide"]) as sa, openslide.OpenSlide(c[0]["slide"]) as sc:
         assert sa.level_count == 3
-        assert not np.array_equal(np.asarray(sa.read_region((0, 0), 1, (512, 512))), np.asarray(sc.read_region((0, 0), 1, (512, 512))))
+        region_a, region_c = (np.asarray(s.read_region((0, 0), 1, (512, 512))) for s in (sa, sc))
+        assert not np.array_equal(region_a, region_c)
 
 
 def test_rectangular_all_normal(tmp_path):

@@ -27,7 +27,9 @@ def test_brats_command_writes_loadable_cases(tmp_path):
     assert "BraTS 2021 cases" in result.stderr and "100%" in result.stderr  # tqdm progress bar
     data = Compose([LoadImaged(keys=["image", "label"]), EnsureChannelFirstd(keys=["image", "label"])])(
         {
-            "image": [str(tmp_path / "BraTS2021_00001" / f"BraTS2021_00001_{s}.nii.gz") for s in ("t1", "t1ce", "t2", "flair")],
+            "image": [
+                str(tmp_path / "BraTS2021_00001" / f"BraTS2021_00001_{s}.nii.gz") for s in ("t1", "t1ce", "t2", "flair")
+            ],
             "label": str(tmp_path / "BraTS2021_00001" / "BraTS2021_00001_seg.nii.gz"),
         }
     )
@@ -76,7 +78,8 @@ def test_bad_arguments_exit_2(tmp_path, capsys, args, message):
 
 
 def test_brats_2023_layout(tmp_path, capsys):
-    assert main(["brats", "--out", str(tmp_path), "--num", "1", "--seed", "3", "--shape", "32", "32", "32", "--layout", "2023"]) == 0
+    shape = ["--shape", "32", "32", "32"]
+    assert main(["brats", "--out", str(tmp_path), "--num", "1", "--seed", "3", *shape, "--layout", "2023"]) == 0
     out = capsys.readouterr().out
     assert "Wrote 1 BraTS 2023 cases (32x32x32 voxels" in out and "labels 0, 1, 2, 3" in out
     assert (tmp_path / "BraTS-GLI-00000-000" / "BraTS-GLI-00000-000-t2f.nii.gz").is_file()

@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="brats: volume X Y Z (default 96 96 64, BraTS itself 240 240 155); camelyon: level-0 side, or width "
         "height (multiples of 256, default 8192)",
     )
-    parser.add_argument("--layout", choices=("2021", "2023"), default=None, help="brats only: BraTS 2021 or 2023 layout")
+    parser.add_argument(
+        "--layout", choices=("2021", "2023"), default=None, help="brats only: BraTS 2021 or 2023 layout (default 2021)"
+    )
     return parser
 
 

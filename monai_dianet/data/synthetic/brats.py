@@ -190,7 +190,8 @@ def make_brats_case(
     v_axes = np.array([0.09, 0.3, 0.15]) * rng.uniform(0.7, 1.3, 3)
     v_centre = np.array([0.17, 0.04, 0.08]) * rng.uniform(0.85, 1.15, 3)
     side = [((x - s * v_centre[0]) / v_axes[0]) ** 2 for s in (-1.0, 1.0)]
-    v_rho = np.sqrt(np.minimum(side[0], side[1]) + ((y - v_centre[1]) / v_axes[1]) ** 2 + ((z - v_centre[2]) / v_axes[2]) ** 2)
+    v_rho = np.minimum(side[0], side[1]) + ((y - v_centre[1]) / v_axes[1]) ** 2 + ((z - v_centre[2]) / v_axes[2]) ** 2
+    v_rho = np.sqrt(v_rho)
     m_vent = _soft(1.0, v_rho, pixel / float(v_axes.min()))
     del side, v_rho
 

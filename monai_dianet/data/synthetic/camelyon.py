@@ -113,7 +113,7 @@ class _SlideModel:
         border = 4.0 - np.minimum(np.minimum(rows, extent_r - rows), np.minimum(cols, extent_c - cols))
         self.tissue = np.maximum(tissue, border).astype(np.float32)
         if self.tissue.min() > -8.0:  # degenerate draw (noise ate the sections): one central section instead
-            dist = np.sqrt(((rows - extent_r / 2) / (0.3 * extent_r)) ** 2 + ((cols - extent_c / 2) / (0.3 * extent_c)) ** 2)
+            dist = np.hypot((rows - extent_r / 2) / (0.3 * extent_r), (cols - extent_c / 2) / (0.3 * extent_c))
             self.tissue = ((dist - 1.0) * 0.3 * scale).astype(np.float32)
 
         self.tumour: np.ndarray | None = None
@@ -267,7 +267,9 @@ def write_asap_polygons(path: str | os.PathLike, polygons: Sequence[np.ndarray],
     for index, polygon in enumerate(polygons):
         polygon = np.asarray(polygon, dtype=np.float64)
         if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3:
-            raise ValueError(f"polygon {index} must be an (N, 2) array of (x, y) with N >= 3, got shape {polygon.shape}.")
+            raise ValueError(
+                f"polygon {index} must be an (N, 2) array of (x, y) with N >= 3, got shape {polygon.shape}."
+            )
         node = ET.SubElement(
             annotations, "Annotation", Name=f"Annotation {index}", Type="Polygon", PartOfGroup=group, Color="#F4FA58"
         )
@@ -298,13 +300,20 @@ def read_asap_polygons(path: str | os.PathLike) -> list[dict]:
         raise FileNotFoundError(f"ASAP annotation file {path} not found.")
     root = ET.parse(path).getroot()
     if root.tag != "ASAP_Annotations":
-        raise ValueError(f"{path} is not an ASAP annotation file (root element {root.tag!r}, expected 'ASAP_Annotations').")
+        raise ValueError(
+            f"{path} is not an ASAP annotation file (root element {root.tag!r}, expected 'ASAP_Annotations')."
+        )
     out = []
     for node in root.iter("Annotation"):
         points = sorted(node.iter("Coordinate"), key=lambda c: int(c.get("Order", 0)))
         coords = np.array([[float(c.get("X")), float(c.get("Y"))] for c in points], dtype=np.float64).reshape(-1, 2)
         out.append(
-            {"name": node.get("Name"), "group": node.get("PartOfGroup"), "type": node.get("Type"), "coordinates": coords}
+            {
+                "name": node.get("Name"),
+                "group": node.get("PartOfGroup"),
+                "type": node.get("Type"),
+                "coordinates": coords,
+            }
         )
     return out
 
@@ -443,7 +452,11 @@ def generate_camelyon(
                 annotation = root / "annotations" / f"{name}.xml"
                 write_asap_polygons(annotation, model.polygons())
             entries.append(
-                {"slide": str(slide), "annotation": None if annotation is None else str(annotation), "label": "tumor" if tumour else "normal"}
+                {
+                    "slide": str(slide),
+                    "annotation": None if annotation is None else str(annotation),
+                    "label": "tumor" if tumour else "normal",
+                }
             )
     with open(root / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f)

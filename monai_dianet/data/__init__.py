@@ -12,6 +12,7 @@ from .brats import (
     prepare_brats_dataset,
     split_brats_datalist,
 )
+from .domain_shift import DEFAULT_TARGET_SHIFT, generate_lesion_slice, make_domain_shift_task
 from .gdc import (
     CaseMismatchError,
     align_case_ids,

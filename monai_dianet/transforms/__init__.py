@@ -15,6 +15,7 @@ from .brats import (
     brats_region_volumes_ml,
     brats_spatial_prior,
 )
+from .domain_shift import RandDomainShift, RandDomainShiftd, RandDomainShiftD, RandDomainShiftDict
 from .spatial_prior import (
     ResampleSpatialPrior,
     ResampleSpatialPriord,

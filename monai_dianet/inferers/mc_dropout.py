@@ -3,8 +3,8 @@
 Hand-written (MONAI has no MC-dropout inferer). The T stochastic passes reuse the deterministic part of the network:
 when the network has ``encode``/``decode`` (the DIANet contract: dropout lives only in ``decode``), ``encode`` runs
 once per input (per flip for TTA) and the T dropout samples are decoded batched, the encoded features repeated along
-the batch dimension ``sample_batch_size`` samples at a time (``features.repeat(n)`` when the features provide it,
-as ``DIANetFeatures`` does, else :func:`repeat_batch`). Other networks get T full passes (also batched) with only
+the batch dimension ``sample_batch_size`` samples at a time (:func:`repeat_batch`: for a batch of one an expanded
+view, no copy). Other networks get T full passes (also batched) with only
 their dropout modules switched on - never ``model.train()``, which would also switch batch norm to batch statistics.
 """
 
@@ -22,9 +22,19 @@ from monai.inferers import Inferer
 
 from monai_dianet.metrics.uncertainty import check_activation, predictive_entropy
 
-__all__ = ["MCDropoutInferer", "seeded_mc_dropout", "enable_mc_dropout", "repeat_batch", "dropout_modules"]
+__all__ = [
+    "MCDropoutInferer",
+    "seeded_mc_dropout",
+    "enable_mc_dropout",
+    "repeat_batch",
+    "dropout_modules",
+    "CPU_CHUNK_BYTES",
+]
 
 _CHANNEL_DROPOUT = (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+# CPU chunk budget for the automatic sample_batch_size: tensors above ~16-32 MiB are mmapped fresh by glibc on every
+# allocation, and the page faults then cost more than the arithmetic (measured: 10x slower element-wise ops).
+CPU_CHUNK_BYTES = 16 * 2**20
 _ALPHA_DROPOUT = (nn.AlphaDropout, nn.FeatureAlphaDropout)
 
 
@@ -122,10 +132,15 @@ def repeat_batch(obj: Any, n: int) -> Any:
     """Repeat every tensor in ``obj`` ``n`` times along dim 0 (layout ``[sample0 batch, sample1 batch, ...]``).
 
     Handles tensors, dataclasses (e.g. ``DIANetFeatures``), dicts, lists and tuples recursively; other values
-    (``None``, numbers, strings) are returned unchanged. 0-dim tensors are left alone.
+    (``None``, numbers, strings) are returned unchanged. 0-dim tensors are left alone. A batch of one is expanded
+    as a view (no memory copy), so the consumer must not modify it in place (PyTorch raises if it tries).
     """
     if isinstance(obj, torch.Tensor):
-        return obj.repeat(n, *([1] * (obj.ndim - 1))) if obj.ndim > 0 else obj
+        if obj.ndim == 0 or n == 1:
+            return obj
+        if obj.shape[0] == 1:  # a broadcast view: no copy (dropout writes its result to a new tensor)
+            return obj.expand(n, *obj.shape[1:])
+        return obj.repeat(n, *([1] * (obj.ndim - 1)))
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         new = copy.copy(obj)
         for f in dataclasses.fields(obj):
@@ -171,7 +186,9 @@ class MCDropoutInferer(Inferer):
         activation: "softmax" (exclusive classes) or "sigmoid" (multi-label).
         inferer: optional inner inferer called as ``inferer(inputs, predictor)``; ``None`` calls the predictor
             on the whole input.
-        sample_batch_size: how many samples are decoded in one batched call (default: all ``num_samples``).
+        sample_batch_size: how many samples are decoded in one batched call. Default ``None``: all ``num_samples``
+            on GPU; on CPU as many as keep the largest repeated tensor within ``CPU_CHUNK_BYTES`` (16 MiB; larger
+            allocations page-fault on every call and cost more than the arithmetic), at least 1.
         tta_flips: ``None`` or a sequence of spatial axes (0-based over the spatial dims, an int or a tuple of
             ints each) to flip as extra test-time-augmentation variants; the unflipped input is always included.
         seed: ``None`` (global RNG via ``network.mc_dropout()`` / dropout modules) or an int (reproducible).
@@ -204,10 +221,9 @@ class MCDropoutInferer(Inferer):
         self.num_samples = int(num_samples)
         self.activation = check_activation(activation)
         self.inferer = inferer
-        sbs = self.num_samples if sample_batch_size is None else int(sample_batch_size)
-        if sbs < 1:
+        if sample_batch_size is not None and int(sample_batch_size) < 1:
             raise ValueError(f"sample_batch_size must be >= 1, got {sample_batch_size}.")
-        self.sample_batch_size = sbs
+        self.sample_batch_size = None if sample_batch_size is None else int(sample_batch_size)
         variants: list[tuple[int, ...]] = [()]
         for axes in tta_flips or ():
             ax = (int(axes),) if isinstance(axes, int) else tuple(int(a) for a in axes)
@@ -270,6 +286,29 @@ class MCDropoutInferer(Inferer):
             return network.mc_dropout()
         return enable_mc_dropout(network)
 
+    def _chunk_size(self, stacked: Any, device: torch.device) -> int:
+        if self.sample_batch_size is not None:
+            return self.sample_batch_size
+        if device.type != "cpu":
+            return self.num_samples
+        sizes = [0]
+
+        def visit(obj: Any) -> None:
+            if isinstance(obj, torch.Tensor):
+                sizes.append(obj.numel() * obj.element_size())
+            elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+                for f in dataclasses.fields(obj):
+                    visit(getattr(obj, f.name))
+            elif isinstance(obj, dict):
+                for v in obj.values():
+                    visit(v)
+            elif isinstance(obj, (list, tuple)):
+                for v in obj:
+                    visit(v)
+
+        visit(stacked)
+        return int(min(self.num_samples, max(1, CPU_CHUNK_BYTES // max(max(sizes), 1))))
+
     def _moments(self, x: torch.Tensor, network: Any, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         t_all = self.num_samples
         encode_path = hasattr(network, "encode") and hasattr(network, "decode") and not args and not kwargs
@@ -281,39 +320,45 @@ class MCDropoutInferer(Inferer):
                 raise ValueError(f"flip axes {axes} out of range for input with {x.ndim - 2} spatial dims.")
             xv = torch.flip(x, dims) if dims else x
             feats = network.encode(xv) if encode_path else None
-            for start in range(0, t_all, self.sample_batch_size):
-                n = min(self.sample_batch_size, t_all - start)
+            chunk = self._chunk_size(feats if encode_path else xv, x.device)
+            for start in range(0, t_all, chunk):
+                n = min(chunk, t_all - start)
                 seeds = None if self.seed is None else [self.seed + v * t_all + start + j for j in range(n)]
                 with self._dropout_context(network, seeds):
                     if encode_path:
-                        rep = feats.repeat(n) if hasattr(feats, "repeat") and not isinstance(feats, torch.Tensor) else None
-                        out = network.decode(rep if rep is not None else repeat_batch(feats, n))
+                        out = network.decode(repeat_batch(feats, n))
                     else:
                         out = network(repeat_batch(xv, n), *args, **kwargs)
                 logits, logvar = self._head(out, network)
                 if dims and logits.ndim == x.ndim:
                     logits = torch.flip(logits, dims)
                     logvar = torch.flip(logvar, dims) if logvar is not None else None
-                logits = logits.double()
+                logits = logits.float()
                 probs = torch.softmax(logits, 1) if self.activation == "softmax" else torch.sigmoid(logits)
                 probs = probs.reshape(n, b, *probs.shape[1:])
-                h = predictive_entropy(probs.flatten(0, 1), self.activation).reshape(n, b, -1, *probs.shape[3:])
+                # running sums with reductions that allocate no sample-sized temporaries (memory-bound on CPU)
                 s1 = probs.sum(0) if s1 is None else s1 + probs.sum(0)
-                s2 = (probs**2).sum(0) if s2 is None else s2 + (probs**2).sum(0)
-                ent = h.sum(0) if ent is None else ent + h.sum(0)
+                sq = torch.linalg.vector_norm(probs, 2, dim=0).square()
+                s2 = sq if s2 is None else s2 + sq
+                if self.activation == "sigmoid":
+                    q = 1.0 - probs
+                    xl = q.xlogy_(q).add_(probs.xlogy_(probs))
+                else:
+                    xl = probs.xlogy_(probs)  # in place: probs is not used after this
+                h = -xl.sum(dim=(0, 2)).unsqueeze(1)
+                ent = h if ent is None else ent + h
                 if logvar is not None:
-                    lv = logvar.double().exp().reshape(n, b, *logvar.shape[1:]).sum(0)
+                    lv = logvar.float().exp().reshape(n, b, *logvar.shape[1:]).sum(0)
                     alea = lv if alea is None else alea + lv
         total = float(self.total_samples)
         mean = s1 / total  # type: ignore[operator]
-        mean_entropy = predictive_entropy(mean, self.activation)
         moments = {
-            "mean": mean.float(),
-            "variance": (s2 / total - mean**2).clamp_min(0.0).float(),  # type: ignore[operator]
-            "mutual_information": (mean_entropy - ent / total).clamp_min(0.0).float(),  # type: ignore[operator]
+            "mean": mean,
+            "variance": (s2 / total - mean * mean).clamp_min(0.0),  # type: ignore[operator]
+            "mutual_information": (predictive_entropy(mean, self.activation) - ent / total).clamp_min(0.0),  # type: ignore[operator]
         }
         if alea is not None:
-            moments["aleatoric"] = (alea / total).float()
+            moments["aleatoric"] = alea / total
         return moments
 
     def _finalize(self, moments: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("softmax", "sigmoid")
-_EPS = 1e-12
 
 
 def check_activation(activation: str) -> str:
@@ -51,9 +50,7 @@ def check_activation(activation: str) -> str:
     return act
 
 
-def predictive_entropy(
-    probs: torch.Tensor, activation: str = "softmax", reduce_channels: bool = True, eps: float = _EPS
-) -> torch.Tensor:
+def predictive_entropy(probs: torch.Tensor, activation: str = "softmax", reduce_channels: bool = True) -> torch.Tensor:
     """Entropy of a probability map over the channel (class) dimension, per pixel/voxel (eq 33, sign fixed).
 
     Args:
@@ -61,10 +58,9 @@ def predictive_entropy(
         activation: "softmax" (exclusive classes) or "sigmoid" (multi-label, binary entropy per channel).
         reduce_channels: sum over channels (keepdim) giving ``(B, 1, ...)``; with ``False`` and sigmoid the
             per-channel binary entropies ``(B, C, ...)`` are returned (softmax always reduces).
-        eps: clamp for ``log``.
 
     Returns:
-        Non-negative entropy in nats, ``(B, 1, ...)`` (or ``(B, C, ...)``, see ``reduce_channels``).
+        Non-negative entropy in nats (``0 log 0 = 0`` via ``torch.special.xlogy``), ``(B, 1, ...)`` (or ``(B, C, ...)``, see ``reduce_channels``).
         Uniform softmax over K classes gives ``log K``; a one-hot vector gives 0.
 
     Example:
@@ -73,11 +69,11 @@ def predictive_entropy(
     act = check_activation(activation)
     if probs.ndim < 2:
         raise ValueError(f"probs must have shape (B, C, ...), got {tuple(probs.shape)}.")
-    p = probs.float()
+    p = probs.float().clamp(0.0, 1.0)
     if act == "softmax":
-        return -(p * p.clamp_min(eps).log()).sum(1, keepdim=True)
+        return -torch.special.xlogy(p, p).sum(1, keepdim=True)
     q = 1.0 - p
-    ent = -(p * p.clamp_min(eps).log() + q * q.clamp_min(eps).log())
+    ent = -(torch.special.xlogy(p, p) + torch.special.xlogy(q, q))
     return ent.sum(1, keepdim=True) if reduce_channels else ent
 
 

@@ -2,14 +2,14 @@
 # Licensed under the Apache License, Version 2.0
 """Benchmark DIANet against MONAI SegResNet and BasicUNet on the same input, in the same process.
 
-For each model: parameter count, forward time (eval, no grad), forward+backward time (train mode, sum of
-outputs as loss) and peak memory of each call. On CPU, memory is the peak increase of the process's
-resident set size (RSS, psutil, sampled every 2 ms by a background thread) over its level just before the
-call (glibc is told to return freed blocks above 128 KiB to the OS, so RSS follows live tensors): an
-honest measure of what the call needs on top of the model. On CUDA it is ``torch.cuda.max_memory_allocated``
-growth. Each model gets one warm-up call (and one call measured for memory), then the ``--repeats`` timed calls are interleaved across models
-so that load from other processes hits all of them; the fastest and the median are printed, ratios use the
-fastest and are against SegResNet(init_filters=16, blocks_down=(1,2,2,4)).
+For each model: parameter count, forward time (eval, no grad), forward+backward time (train mode, mean of
+the outputs as loss) and peak memory of each call. Times are taken in this one process: each model gets a
+warm-up call, then the ``--repeats`` timed calls are interleaved across models so that load from other
+processes hits all of them alike; the fastest and the median are printed, ratios use the fastest and are
+against SegResNet(init_filters=16, blocks_down=(1,2,2,4)). Peak memory on CPU is measured in a fresh
+spawned process per model and mode: the peak resident set size during one call (``ru_maxrss``) minus the
+RSS just before it, i.e. what the call needs on top of the model and input, with no allocator reuse from
+other models. On CUDA it is the growth of ``torch.cuda.max_memory_allocated`` during one call.
 
 Example::
 
@@ -20,13 +20,13 @@ Example::
 from __future__ import annotations
 
 import argparse
-import ctypes
+import multiprocessing
+import queue as queue_module
+import resource
 import statistics
-import threading
 import time
 from collections.abc import Callable
 
-import psutil
 import torch
 import torch.nn as nn
 
@@ -35,43 +35,48 @@ from monai.networks.nets import BasicUNet, SegResNet
 from monai_dianet.networks.nets import DIANet
 
 
-class PeakMemory:
-    """Context manager measuring peak memory growth (MiB) during a block, CPU RSS or CUDA allocator."""
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
-    def __init__(self, device: torch.device, interval: float = 0.002) -> None:
-        self.device = device
-        self.interval = interval
-        self.peak_mib = 0.0
 
-    def __enter__(self) -> PeakMemory:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
-            return self
-        self._proc = psutil.Process()
-        self._base = self._proc.memory_info().rss
-        self._peak = self._base
-        self._stop = threading.Event()
+def _memory_child(name: str, dims: int, shape: tuple, backward: bool, threads: int, queue) -> None:
+    """Run one call of one model in a fresh process and report its peak RSS growth (MiB)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build_models(dims, shape[1], 3 if dims == 3 else 2)[name]()
+    x = torch.randn(*shape)
+    before = _rss_mib()
+    _call(model, x, backward)
+    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)
 
-        def sample() -> None:
-            while not self._stop.is_set():
-                self._peak = max(self._peak, self._proc.memory_info().rss)
-                time.sleep(self.interval)
 
-        self._thread = threading.Thread(target=sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak_mib = (torch.cuda.max_memory_allocated(self.device) - self._base) / 2**20
-            return
-        self._peak = max(self._peak, self._proc.memory_info().rss)
-        self._stop.set()
-        self._thread.join()
-        self.peak_mib = (self._peak - self._base) / 2**20
+def peak_memory_mib(name: str, dims: int, shape: tuple, backward: bool, device: torch.device) -> float:
+    """Peak memory (MiB) one call needs on top of model and input: CUDA allocator peak, or CPU RSS in a child."""
+    if device.type == "cuda":
+        torch.manual_seed(0)
+        model = build_models(dims, shape[1], 3 if dims == 3 else 2)[name]().to(device)
+        x = torch.randn(*shape, device=device)
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        _call(model, x, backward)
+        peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+        del model, x
+        return peak
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_memory_child, args=(name, dims, shape, backward, torch.get_num_threads(), queue))
+    proc.start()
+    while True:
+        try:
+            peak = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"memory measurement of {name} ({dims}D) failed, see the error above.") from None
+    proc.join()
+    return peak
 
 
 def build_models(dims: int, in_channels: int, out_channels: int) -> dict[str, Callable[[], nn.Module]]:
@@ -133,11 +138,9 @@ def run(dims: int, size: int, in_channels: int, out_channels: int, args: argpars
         torch.manual_seed(0)
         models[name] = factories[name]().to(device)
         rows[name] = {"model": name, "params": sum(p.numel() for p in models[name].parameters())}
-        for backward in modes:  # warm-up (one-off kernel/primitive creation), then peak memory of one call
-            _call(models[name], x, backward)
-            with PeakMemory(device) as mem:
-                _call(models[name], x, backward)
-            rows[name][f"mem{int(backward)}"] = mem.peak_mib
+        for backward in modes:
+            rows[name][f"mem{int(backward)}"] = peak_memory_mib(name, dims, shape, backward, device)
+            _call(models[name], x, backward)  # warm-up (one-off kernel/primitive creation)
     for backward in modes:
         times: dict[str, list[float]] = {n: [] for n in names}
         for _ in range(args.repeats):
@@ -167,16 +170,6 @@ def run(dims: int, size: int, in_channels: int, out_channels: int, args: argpars
     return list(rows.values())
 
 
-def _fix_malloc_thresholds() -> None:
-    """Make glibc return freed blocks above 128 KiB to the OS, so RSS tracks live tensor memory (CPU only)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD (a fixed value also disables the dynamic threshold)
-        libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        print("note: glibc mallopt unavailable; CPU peak memory may be under-reported after the first model")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dims", type=int, nargs="+", default=[3, 2], choices=(2, 3))
@@ -189,8 +182,6 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=None, help="subset of model names")
     parser.add_argument("--no-backward", action="store_true", help="skip the forward+backward measurement")
     args = parser.parse_args()
-    if not args.device.startswith("cuda"):
-        _fix_malloc_thresholds()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and torch.cuda.is_available():

@@ -172,6 +172,15 @@ def test_verify_metadata_and_net_offline(tmp_path):
         verify_metadata(meta_file=str(bad), filepath=schema)
 
 
+def test_train_domain_adaptive(data, tmp_path):
+    """Source = the 2021 cases, unlabelled target = the 2023 cases (the default split of the domain-adaptive mode)."""
+    proc = _run(_bundle_cmd("run", _configs("train.json", "train_domain_adaptive.json"), tmp_path, "--dataset_dir",
+                            str(data["mixed"]), "--max_epochs", "1", *SMALL))
+    log = proc.stdout + proc.stderr
+    assert "DomainAdaptiveTrainer" in log and "loss/domain:" in log
+    assert (tmp_path / "models" / "model.pt").is_file()
+
+
 def test_multi_gpu_train_torchrun_gloo(data, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "monai.bundle", "run",
            "--config_file", _configs("train.json", "multi_gpu_train.json"), "--bundle_root", str(tmp_path),

@@ -111,7 +111,8 @@ def cohort_benchmark(args) -> dict[str, list[tuple[float, float]]]:
                       img_size=args.patch_size)
         configs = {
             f"OncoNet full ({args.image_encoder} + graph + clinical)": (
-                dict(image_encoder=args.image_encoder, genomic_encoder="graph", clinical=True), ("image", "genes", "clinical")),
+                dict(image_encoder=args.image_encoder, genomic_encoder="graph", clinical=True,
+                     modality_dropout=args.modality_dropout), ("image", "genes", "clinical")),
             f"OncoNet image only ({args.image_encoder})": (
                 dict(image_encoder=args.image_encoder, genomic_encoder=None, clinical=False), ("image",)),
             "OncoNet genes only (graph)": (dict(image_encoder=None, genomic_encoder="graph", clinical=False), ("genes",)),
@@ -121,7 +122,7 @@ def cohort_benchmark(args) -> dict[str, list[tuple[float, float]]]:
             torch.manual_seed(seed)
             net = OncoNet(**common, **kwargs)
             t0 = time.perf_counter()
-            train_onconet(net, select(train, modalities), args.epochs, seed=seed,
+            train_onconet(net, select(train, modalities), args.epochs, lr=args.lr, seed=seed,
                           contrastive_weight=0.1 if len(modalities) > 1 else 0.0)
             probs = predict(net, select(val, modalities))
             results.setdefault(name, []).append(scores(val["label"].numpy(), probs))
@@ -190,12 +191,13 @@ def main() -> None:
     parser.add_argument("--patch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--tabular-epochs", type=int, default=60)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--modality-dropout", type=float, default=0.2, help="of the full model, in training")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--image-encoder", default="cnn", choices=["cnn", "dianet", "vit"])
     parser.add_argument("--skip", nargs="*", default=[], choices=["cohort", "tabular", "timing"])
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-
+    
     if "cohort" not in args.skip:
         print(f"== generated TCGA cohort: {args.cases} cases, 40 % held out, {args.epochs} epochs, seeds {args.seeds}")
         results = cohort_benchmark(args)

@@ -177,11 +177,13 @@ class DIANet(nn.Module):
 
     Example::
 
-        net = DIANet(3, in_channels=4, out_channels=3, tasks=("segmentation", "classification"), num_classes=2)
-        seg = net(torch.randn(1, 4, 64, 64, 64))                  # (1, 3, 64, 64, 64)
-        out = net(torch.randn(1, 4, 64, 64, 64), return_all=True)  # DIANetOutput
+        net = DIANet(3, in_channels=4, out_channels=3, tasks=("segmentation", "classification"), num_classes=2,
+                     dropout=0.1)
+        x = torch.randn(2, 4, 64, 64, 64)
+        seg = net(x)                   # (2, 3, 64, 64, 64) segmentation logits (main task)
+        out = net(x, return_all=True)  # DIANetOutput: out.classification (2, 2), out.mu, ...
         net.eval()
-        feats = net.encode(x)
+        feats = net.encode(x)          # run once
         with net.mc_dropout():
             samples = net.decode(feats.repeat(8)).segmentation
     """

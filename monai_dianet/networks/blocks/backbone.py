@@ -185,7 +185,9 @@ class DIANetBackbone(nn.Module):
         else:
             raise ValueError(f"backbone must be a name or an nn.Module, got {type(backbone).__name__}.")
         if len(out_channels) != len(strides) or len(strides) == 0:
-            raise ValueError(f"backbone out_channels {out_channels} and strides {strides} must be non-empty, same length.")
+            raise ValueError(
+                f"backbone out_channels {out_channels} and strides {strides} must be non-empty, of the same length."
+            )
         for a, b in zip(strides[:-1], strides[1:]):
             if b % a != 0:
                 raise ValueError(f"backbone strides must each divide the next, got {strides}.")

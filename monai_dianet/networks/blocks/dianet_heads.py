@@ -127,8 +127,9 @@ class OutputProjection(nn.Module):
     """The stochastic, cheap end of a head: dropout, then a 1x1 projection (and an optional log-variance).
 
     Dropout is MONAI's ``Dropout[Dropout.DROPOUT, spatial_dims]`` (channel dropout for maps; for ``(B, C)``
-    vectors, ``spatial_dims=None``, element dropout and a linear projection). With ``heteroscedastic=True`` a second projection predicts the per-output
-    log-variance (aleatoric uncertainty) from the same dropped-out features.
+    vectors, ``spatial_dims=None``, element dropout and a linear projection). With ``heteroscedastic=True`` a
+    second projection predicts the per-output log-variance (aleatoric uncertainty) from the same dropped-out
+    features.
 
     Args:
         spatial_dims: 2 or 3 for maps, ``None`` for ``(B, C)`` vectors.

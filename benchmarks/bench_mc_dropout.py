@@ -67,7 +67,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, T={args.samples}, DIANet defaults with dropout=0.1")
-    print(f"{'input':>22} {'1 pass [s]':>11} {'MC T [s]':>10} {'naive T [s]':>12} {'MC/1':>6} {'naive/1':>8} {'naive/MC':>9}")
+    cols = ("1 pass [s]", "MC T [s]", "naive T [s]", "MC/1", "naive/1", "naive/MC")
+    widths = (11, 10, 12, 6, 8, 9)
+    print(f"{'input':>22} " + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
     for sd, cin, cout, size in ((3, 4, 4, args.size3d), (2, 3, 2, args.size2d)):
         r = bench(sd, cin, cout, size, args.samples, args.repeats)
         print(

@@ -277,7 +277,9 @@ class MCDropoutInferer(Inferer):
             if name is None and len(logvars) == 1:
                 name = next(iter(logvars))
             return logits, logvars.get(name) if name is not None else None
-        raise ValueError(f"unsupported network output type {type(output).__name__}: expected a tensor, dict or DIANetOutput.")
+        raise ValueError(
+            f"unsupported network output type {type(output).__name__}: expected a tensor, dict or DIANetOutput."
+        )
 
     def _dropout_context(self, network: Any, seeds: list[int] | None):
         if seeds is not None:
@@ -352,10 +354,11 @@ class MCDropoutInferer(Inferer):
                     alea = lv if alea is None else alea + lv
         total = float(self.total_samples)
         mean = s1 / total  # type: ignore[operator]
+        expected_entropy = ent / total  # type: ignore[operator]
         moments = {
             "mean": mean,
             "variance": (s2 / total - mean * mean).clamp_min(0.0),  # type: ignore[operator]
-            "mutual_information": (predictive_entropy(mean, self.activation) - ent / total).clamp_min(0.0),  # type: ignore[operator]
+            "mutual_information": (predictive_entropy(mean, self.activation) - expected_entropy).clamp_min(0.0),
         }
         if alea is not None:
             moments["aleatoric"] = alea / total

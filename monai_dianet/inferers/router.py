@@ -138,7 +138,9 @@ class ACWIRouter:
                 "fast_inferer=MCDropoutInferer(num_samples=4) or use score='entropy'."
             )
         self.fast_inferer = fast_inferer
-        self.refine_inferer = refine_inferer or MCDropoutInferer(num_samples=10, activation=activation, tta_flips=[0], task=task)
+        self.refine_inferer = refine_inferer or MCDropoutInferer(
+            num_samples=10, activation=activation, tta_flips=[0], task=task
+        )
         self.score = score
         self.score_reduction = score_reduction
         self.task = task
@@ -255,7 +257,11 @@ class ACWIRouter:
         if p.ndim == 1:
             if self.activation == "softmax":
                 return {"task": "classification", "label": int(p.argmax()), "probabilities": [float(v) for v in p]}
-            return {"task": "classification", "labels": [int(v > 0.5) for v in p], "probabilities": [float(v) for v in p]}
+            return {
+                "task": "classification",
+                "labels": [int(v > 0.5) for v in p],
+                "probabilities": [float(v) for v in p],
+            }
         if self.activation == "softmax":
             counts = torch.bincount(p.argmax(0).flatten(), minlength=p.shape[0])
         else:

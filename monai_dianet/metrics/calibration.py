@@ -31,7 +31,8 @@ def _labels_to_index(labels: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         labels = labels[:, 0]
     if labels.shape != probs.shape[:1] + probs.shape[2:]:
         raise ValueError(
-            f"labels must be class indices (B[, 1], *spatial) or one-hot {tuple(probs.shape)}, got {tuple(labels.shape)}."
+            f"labels must be class indices (B[, 1], *spatial) or one-hot {tuple(probs.shape)}, "
+            f"got {tuple(labels.shape)}."
         )
     return labels.long()
 
@@ -43,7 +44,9 @@ def _binned(probs: torch.Tensor, labels: torch.Tensor, mode: str, activation: st
     p = probs.detach().float()
     if activation == "sigmoid":
         if labels.shape != probs.shape:
-            raise ValueError(f"sigmoid mode needs binary labels of shape {tuple(probs.shape)}, got {tuple(labels.shape)}.")
+            raise ValueError(
+                f"sigmoid mode needs binary labels of shape {tuple(probs.shape)}, got {tuple(labels.shape)}."
+            )
         y = labels.detach().float()
         if mode == "top_label":
             conf = torch.where(p >= 0.5, p, 1.0 - p)  # confidence of the predicted binary label
@@ -177,7 +180,9 @@ class TemperatureScaling(nn.Module):
             return F.binary_cross_entropy_with_logits(scaled, labels.float())
         return F.cross_entropy(scaled, _labels_to_index(labels, logits))
 
-    def fit(self, logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 100, lr: float = 0.1) -> TemperatureScaling:
+    def fit(
+        self, logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 100, lr: float = 0.1
+    ) -> TemperatureScaling:
         """Fit ``T`` on validation logits by L-BFGS on the NLL.
 
         Args:

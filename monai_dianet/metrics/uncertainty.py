@@ -60,7 +60,8 @@ def predictive_entropy(probs: torch.Tensor, activation: str = "softmax", reduce_
             per-channel binary entropies ``(B, C, ...)`` are returned (softmax always reduces).
 
     Returns:
-        Non-negative entropy in nats (``0 log 0 = 0`` via ``torch.special.xlogy``), ``(B, 1, ...)`` (or ``(B, C, ...)``, see ``reduce_channels``).
+        Non-negative entropy in nats (``0 log 0 = 0`` via ``torch.special.xlogy``), ``(B, 1, ...)``
+        (or ``(B, C, ...)``, see ``reduce_channels``).
         Uniform softmax over K classes gives ``log K``; a one-hot vector gives 0.
 
     Example:

@@ -101,7 +101,10 @@ def default_fc_layer(network: nn.Module) -> str:
 
 @contextmanager
 def _remove_new_hooks(network: nn.Module) -> Iterator[None]:
-    """Drop the forward/backward hooks registered on ``network``'s modules inside the context (MONAI keeps no handles)."""
+    """Drop the forward/backward hooks registered on ``network``'s modules inside the context.
+
+    MONAI's ``ModelWithHooks`` keeps no hook handles, so repeated CAM calls would otherwise pile up hooks.
+    """
     before = {id(m): (set(m._forward_hooks), set(m._backward_hooks)) for m in network.modules()}
     try:
         yield

@@ -49,7 +49,9 @@ def _labels(a: Any, spatial_dims: int) -> np.ndarray:
     if arr.ndim == spatial_dims + 1:
         arr = arr.argmax(0) if arr.shape[0] > 1 else (arr[0] > 0.5).astype(np.int64)
     if arr.ndim != spatial_dims:
-        raise ValueError(f"expected a label map with {spatial_dims} spatial dims (optionally channel-first), got {arr.shape}.")
+        raise ValueError(
+            f"expected a label map with {spatial_dims} spatial dims (optionally channel-first), got {arr.shape}."
+        )
     return arr
 
 
@@ -141,7 +143,7 @@ def save_fig5_panels(
     spatial_dims: int | None = None,
     dpi: int = 100,
 ) -> str:
-    """The panels of seed Fig. 5 as one PNG: image, attention/saliency heatmap, Grad-CAM, (uncertainty), GT vs prediction.
+    """Seed Fig. 5 panels as one PNG: image, attention/saliency heatmap, Grad-CAM, (uncertainty), GT vs prediction.
 
     Panels are drawn for the arguments given (the image always); with ``saliency``, ``cam``, ``prediction`` and
     ``label`` it is exactly Fig. 5, ``uncertainty`` adds an entropy panel. Heatmaps are overlaid on the image; the
@@ -247,7 +249,9 @@ def save_uncertainty_overlay(
     return _save(fig, path, dpi)
 
 
-def save_reliability_diagram(path: str | os.PathLike, data: Mapping[str, Any], title: str = "reliability", dpi: int = 100) -> str:
+def save_reliability_diagram(
+    path: str | os.PathLike, data: Mapping[str, Any], title: str = "reliability", dpi: int = 100
+) -> str:
     """Reliability diagram from :func:`monai_dianet.metrics.reliability_diagram_data` output.
 
     Bars: accuracy per confidence bin; the diagonal is perfect calibration; bin counts below.

@@ -111,7 +111,8 @@ def fusion_attention_saliency(
 
     Each per-scale map ``a_i`` ``(B, 1, *level_spatial)`` of ``DIANetOutput.fusion_attention`` is upsampled to the
     input size and normalised to sum to 1 over its positions (the softmax-over-positions role of eq 27 for a map that
-    is already non-negative; normalising after upsampling keeps coarse and fine levels on one scale), then combined as ``sum_i alpha_i * a_i`` with the pyramid scale weights
+    is already non-negative; normalising after upsampling keeps coarse and fine levels on one scale), then combined
+    as ``sum_i alpha_i * a_i`` with the pyramid scale weights
     ``network.scale_weights`` (uniform weights when their count differs).
 
     Args:

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 from monai.inferers import SlidingWindowInferer
-from monai.networks.layers import Conv, Dropout
+from monai.networks.layers import Conv, Dropout, Norm
 
 from monai_dianet.inferers import MCDropoutInferer, enable_mc_dropout, repeat_batch, seeded_mc_dropout
 
@@ -35,7 +35,7 @@ class EncDecNet(nn.Module):
         super().__init__()
         conv = Conv[Conv.CONV, spatial_dims]
         self.tasks = ("segmentation",)
-        self.enc = nn.Sequential(conv(in_channels, 8, 3, padding=1), nn.BatchNorm2d(8) if spatial_dims == 2 else nn.BatchNorm3d(8), nn.ReLU())
+        self.enc = nn.Sequential(conv(in_channels, 8, 3, padding=1), Norm[Norm.BATCH, spatial_dims](8), nn.ReLU())
         self.drop = Dropout[Dropout.DROPOUT, spatial_dims if channel_drop else 1](dropout)
         self.drop2 = nn.Dropout(dropout)
         self.head = conv(16, out_channels, 1)
@@ -67,7 +67,9 @@ class PlainNet(nn.Module):
 
     def __init__(self, dropout=0.3):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(dropout), nn.Conv2d(8, 2, 1))
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(dropout), nn.Conv2d(8, 2, 1)
+        )
 
     def forward(self, x):
         return self.body(x)
@@ -197,7 +199,8 @@ def test_repeat_batch_and_errors():
 
 
 @pytest.mark.parametrize(
-    "spatial_dims,tasks,flips", [(2, ("segmentation",), [0]), (3, ("segmentation",), None), (2, ("classification",), [1])]
+    "spatial_dims,tasks,flips",
+    [(2, ("segmentation",), [0]), (3, ("segmentation",), None), (2, ("classification",), [1])],
 )
 def test_real_dianet_seeded_mean_and_maps(spatial_dims, tasks, flips):
     from monai_dianet.networks.nets import DIANet

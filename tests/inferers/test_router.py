@@ -136,7 +136,8 @@ def test_segmentation_routing_on_real_dianet():
 
     torch.manual_seed(0)
     net = DIANet(2, 1, 2, dropout=0.2, fusion_channels=8, latent_channels=8, codebook_size=4, decoder_channels=8)
-    router = ACWIRouter(net, refine_inferer=MCDropoutInferer(num_samples=3, seed=0), thresholds={"accept": None, "review": 10.0})
+    refine = MCDropoutInferer(num_samples=3, seed=0)
+    router = ACWIRouter(net, refine_inferer=refine, thresholds={"accept": None, "review": 10.0})
     x = torch.randn(1, 1, 32, 32)
     pred, rec = router.route(x)
     json.dumps(rec)

@@ -128,8 +128,9 @@ class DomainAdaptiveTrainer(DIANetTrainer):
         domain_weight: lambda3 of eq 22.
         domain_weight_schedule: optional callable ``p -> factor`` multiplying ``domain_weight`` (e.g.
             ``DANNSchedule()`` to ramp the domain term up), ``p`` the training progress in [0, 1].
-        domain_feature: which output tensor is aligned: ``"pooled_latent"`` (default, ``(B, latent_channels)``),
-            ``"latent"``, ``"mu"``, ``"fused"`` (feature maps; the domain losses pool or flatten them) or
+        domain_feature: which output tensor is aligned: ``"pooled_latent"`` (default, ``(B, latent_channels)``,
+            the classification head's input), ``"mu"`` (the deterministic latent mean, free of the sampling
+            noise), ``"latent"``, ``"fused"`` (feature maps: the domain losses pool or flatten them) or
             ``"main"``.
         discriminator_optimizer: optimiser of the domain loss's parameters when they are not in ``optimizer``.
         penalties: ``{name: callable(network) -> scalar}`` parameter penalties (L2-SP, EWC).

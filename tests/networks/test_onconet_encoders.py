@@ -165,7 +165,7 @@ def test_attention_pooling_mask_and_values():
 
 def test_modality_fusion_masking_and_uncertainty():
     torch.manual_seed(0)
-    fusion = ModalityAttentionFusion(8)
+    fusion = ModalityAttentionFusion(8).requires_grad_(False)
     z = torch.randn(3, 3, 8)
     z[1, 1] = float("nan")  # a missing modality may hold garbage: it must not leak
     mask = torch.tensor([[1, 1, 1], [1, 0, 1], [0, 0, 1]], dtype=torch.bool)

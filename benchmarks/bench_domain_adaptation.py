@@ -1,4 +1,4 @@
-"""Domain adaptation under a scanner-like intensity shift: source-only vs joint-BN vs MMD vs adversarial (seed 000 eq 22-24).
+"""Domain adaptation under a scanner-like intensity shift: source-only vs joint-BN vs MMD vs adversarial (eq 22-24).
 
 The task is lesion presence classification on generated 2D slices (``monai_dianet.data.domain_shift``); the
 target domain is the same anatomy through ``RandDomainShift`` (gamma, contrast, bias field, offset, noise).
@@ -131,11 +131,15 @@ def main() -> None:
 
     print(f"\nconfig: {vars(args)}")
     base = raw.get("source")
-    header = "| method | source acc | target acc | target acc / source-only | MMD (src vs tgt latent) | MMD / source-only | train s |"
+    header = (
+        "| method | source acc | target acc (per seed) | target acc / source-only | MMD (src vs tgt latent) "
+        "| MMD / source-only | train s |"
+    )
     print(header)
     print("|" + "---|" * 7)
     for method, runs in raw.items():
-        mean = {k: float(np.mean([r[k] for r in runs])) for k in ("source_test_acc", "target_test_acc", "mmd", "train_s")}
+        keys = ("source_test_acc", "target_test_acc", "mmd", "train_s")
+        mean = {k: float(np.mean([r[k] for r in runs])) for k in keys}
         ratio_acc = ratio_mmd = float("nan")
         if base:
             ratio_acc = mean["target_test_acc"] / float(np.mean([r["target_test_acc"] for r in base]))

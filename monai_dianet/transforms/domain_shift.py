@@ -135,7 +135,7 @@ class RandDomainShift(RandomizableTransform):
         return dict(self._params)
 
     def __call__(self, img: NdarrayOrTensor, randomize: bool = True) -> NdarrayOrTensor:
-        """Shift ``img`` (channel-first); returns a float tensor (a MetaTensor when meta tracking is on) of the same shape."""
+        """Shift ``img`` (channel-first); returns a float tensor (MetaTensor when tracking meta) of the same shape."""
         if randomize:
             self.randomize(img)
         if not self._do_transform:

@@ -96,7 +96,9 @@ def test_dianet_trainer_with_dianet_and_dianet_loss():
             [Activationsd(keys="pred", softmax=True), AsDiscreted(keys=("pred", "label"), argmax=(True, False),
                                                                   to_onehot=2)]
         ),
-        key_train_metric={"train_dice": MeanDice(include_background=False, output_transform=from_engine(["pred", "label"]))},
+        key_train_metric={
+            "train_dice": MeanDice(include_background=False, output_transform=from_engine(["pred", "label"]))
+        },
         train_handlers=[LossPartsHandler()],
     )
     trainer.run()
@@ -133,7 +135,9 @@ def test_plain_monai_loss_on_main_head():
     trainer.run()
     assert set(from_loss_parts(trainer.state.output)) == {"loss/total"}
     with pytest.raises(ValueError, match="loss_input"):
-        DIANetTrainer("cpu", 1, seg_batches(), net, torch.optim.SGD(net.parameters(), 0.1), DiceCELoss(), loss_input="x")
+        DIANetTrainer(
+            "cpu", 1, seg_batches(), net, torch.optim.SGD(net.parameters(), 0.1), DiceCELoss(), loss_input="x"
+        )
 
 
 class _FakeWriter:

@@ -97,7 +97,8 @@ def test_split_output_on_dianet_output():
         aleatoric_logvar={"segmentation": torch.randn(b, 2, 8, 8)}, mu=torch.randn(b, 4, 2, 2),
         logvar=torch.randn(b, 4, 2, 2), latent=torch.randn(b, 4, 2, 2), pooled_latent=torch.randn(b, 4),
         prior_logits=torch.randn(b, 2, 2, 2), codebook_assignment=None,
-        stage_attention=[torch.randn(b, 1, 4, 4), torch.randn(b, 1, 2, 2)], fusion_attention=[], fused=torch.randn(b, 8, 2, 2),
+        stage_attention=[torch.randn(b, 1, 4, 4), torch.randn(b, 1, 2, 2)], fusion_attention=[],
+        fused=torch.randn(b, 8, 2, 2),
     )
     first, second = split_output(out, [3, 2])
     assert isinstance(first, DIANetOutput) and first.tasks == out.tasks
@@ -171,7 +172,8 @@ def test_adversarial_training_follows_the_dann_schedule_and_trains_the_discrimin
     total = epochs * per_epoch
     expected_coeff = [DANNSchedule()(i / total) for i in range(total)]
     assert [h["loss/grl_coeff"] for h in history] == pytest.approx(expected_coeff)
-    assert [h["loss/domain_weight"] for h in history] == pytest.approx([DANNSchedule(5.0)(i / total) for i in range(total)])
+    expected_weight = [DANNSchedule(5.0)(i / total) for i in range(total)]
+    assert [h["loss/domain_weight"] for h in history] == pytest.approx(expected_weight)
     assert all(0.0 <= h["loss/domain_accuracy"] <= 1.0 for h in history)
     assert any(not torch.equal(b, p) for b, p in zip(disc_before, adv.parameters()))
 
@@ -257,8 +259,8 @@ def test_built_from_bundle_config_with_dianet():
                     "out_channels": 2, "tasks": ["classification"], "codebook_size": 0, "diffuser": False,
                     "fusion_channels": 16, "latent_channels": 8},
         "domain_loss": {"_target_": "monai_dianet.losses.DomainAdversarialLoss", "in_channels": 8},
-        "optimizer": {"_target_": "torch.optim.Adam", "params": "$list(@network.parameters()) + list(@domain_loss.parameters())",
-                      "lr": 1e-3},
+        "optimizer": {"_target_": "torch.optim.Adam", "lr": 1e-3,
+                      "params": "$list(@network.parameters()) + list(@domain_loss.parameters())"},
         "trainer": {
             "_target_": "monai_dianet.engines.DomainAdaptiveTrainer", "device": "cpu", "max_epochs": 1,
             "train_data_loader": "@source", "target_data_loader": "@target", "network": "@network",

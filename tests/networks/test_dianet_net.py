@@ -251,7 +251,7 @@ def test_state_dict_round_trip(tmp_path):
 
 def test_scale_weights_property():
     net = small_net(2, 1, 2)
-    alpha = net.scale_weights
+    alpha = net.scale_weights.detach()
     assert alpha.shape == (4,) and float(alpha.min()) >= 0 and abs(float(alpha.sum()) - 1) < 1e-3
 
 

@@ -7,8 +7,8 @@ the outputs as loss) and peak memory of each call. Times are taken in this one p
 warm-up call, then the ``--repeats`` timed calls are interleaved across models so that load from other
 processes hits all of them alike; the fastest and the median are printed, ratios use the fastest and are
 against SegResNet(init_filters=16, blocks_down=(1,2,2,4)). Peak memory on CPU is measured in a fresh
-spawned process per model and mode: the peak resident set size during one call (``ru_maxrss``) minus the
-RSS just before it, i.e. what the call needs on top of the model and input, with no allocator reuse from
+spawned process per model and mode: the peak resident set size during one call (``VmHWM`` after resetting
+it through ``/proc/self/clear_refs``) minus the RSS just before it, i.e. what the call needs on top of the model and input, with no allocator reuse from
 other models. On CUDA it is the growth of ``torch.cuda.max_memory_allocated`` during one call.
 
 Example::
@@ -40,6 +40,18 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+def _peak_rss_mib() -> float:
+    """Peak RSS since start or since the last reset (``VmHWM``), falling back to ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _memory_child(name: str, dims: int, shape: tuple, backward: bool, threads: int, queue) -> None:
     """Run one call of one model in a fresh process and report its peak RSS growth (MiB)."""
     torch.set_num_threads(threads)
@@ -47,8 +59,13 @@ def _memory_child(name: str, dims: int, shape: tuple, backward: bool, threads: i
     model = build_models(dims, shape[1], 3 if dims == 3 else 2)[name]()
     x = torch.randn(*shape)
     before = _rss_mib()
+    try:  # reset the peak-RSS counter (VmHWM, Linux >= 4.0) so that the import-time peak does not count
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
     _call(model, x, backward)
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)
+    queue.put(_peak_rss_mib() - before)
 
 
 def peak_memory_mib(name: str, dims: int, shape: tuple, backward: bool, device: torch.device) -> float:

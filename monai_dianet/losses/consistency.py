@@ -56,7 +56,10 @@ class ConsistencyLoss(_Loss):
             the loss (scalar, or (B,) for ``reduction="none"``).
         """
         if source.shape != target.shape:
-            raise ValueError(f"source and target predictions must have the same shape, got {tuple(source.shape)} and {tuple(target.shape)}.")
+            raise ValueError(
+                "source and target predictions must have the same shape, got "
+                f"{tuple(source.shape)} and {tuple(target.shape)}."
+            )
         if self.detach_target:
             target = target.detach()
         if self.softmax:

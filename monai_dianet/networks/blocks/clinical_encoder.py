@@ -23,7 +23,8 @@ class _ResidualBlock(nn.Module):
         )
         self.skip: nn.Module | None = None
         if residual:
-            self.skip = nn.Identity() if in_features == out_features else nn.Linear(in_features, out_features, bias=False)
+            same = in_features == out_features
+            self.skip = nn.Identity() if same else nn.Linear(in_features, out_features, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)

@@ -1,4 +1,5 @@
-"""Graph neural network over a gene-gene interaction graph (OncoNet genomic encoder, Table 5 "GNN"), PyTorch Geometric."""
+"""Graph neural network over a gene-gene interaction graph (OncoNet genomic encoder, Table 5 "GNN"), with
+PyTorch Geometric."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def batch_edge_index(edge_index: torch.Tensor, batch_size: int, num_nodes: int) 
         raise ValueError(f"edge_index must be (2, E) or ({batch_size}, 2, E), got shape {tuple(edge_index.shape)}.")
     edge_index = edge_index.long()
     if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
-        raise ValueError(f"edge_index refers to nodes outside [0, {num_nodes}) (got ids up to {int(edge_index.max())}).")
+        raise ValueError(
+            f"edge_index refers to nodes outside [0, {num_nodes}) (got ids up to {int(edge_index.max())})."
+        )
     offsets = torch.arange(batch_size, device=edge_index.device).view(-1, 1, 1) * num_nodes
     return (edge_index + offsets).permute(1, 0, 2).reshape(2, -1)
 
@@ -99,7 +102,11 @@ class GeneGraphEncoder(nn.Module):
         nn.init.normal_(self.gene_embedding.weight, std=0.1)
         self.convs = nn.ModuleList(
             [
-                GATv2Conv(hidden, hidden // heads, heads=heads, dropout=dropout) if conv == "gatv2" else GCNConv(hidden, hidden)
+                (
+                    GATv2Conv(hidden, hidden // heads, heads=heads, dropout=dropout)
+                    if conv == "gatv2"
+                    else GCNConv(hidden, hidden)
+                )
                 for _ in range(num_layers)
             ]
         )
@@ -136,7 +143,8 @@ class GeneGraphEncoder(nn.Module):
         batch_size = genes.shape[0]
         genes = torch.nan_to_num(genes.float(), nan=0.0)
         ids = torch.arange(self.num_genes, device=genes.device)
-        x = (self.value_embedding(genes[..., None]) + self.gene_embedding(ids)[None]).reshape(-1, self.value_embedding.out_features)
+        x = self.value_embedding(genes[..., None]) + self.gene_embedding(ids)[None]
+        x = x.reshape(-1, x.shape[-1])
         if hasattr(edge_index, "edge_index"):  # an already batched PyG graph
             if int(edge_index.num_nodes) != batch_size * self.num_genes:
                 raise ValueError(

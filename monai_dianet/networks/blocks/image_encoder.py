@@ -104,10 +104,14 @@ class ImageEncoder(nn.Module):
         else:
             self._build_dianet(spatial_dims, in_channels, backbone, width, fusion_channels)
             channels = fusion_channels
-        self.proj = Conv[Conv.CONV, spatial_dims](channels, embed_dim, kernel_size=1) if channels != embed_dim else nn.Identity()
+        self.proj: nn.Module = nn.Identity()
+        if channels != embed_dim:
+            self.proj = Conv[Conv.CONV, spatial_dims](channels, embed_dim, kernel_size=1)
         self.pool = AttentionPooling(embed_dim, hidden_features=embed_dim)
 
-    def _build_dianet(self, spatial_dims: int, in_channels: int, backbone: str, width: float, fusion_channels: int) -> None:
+    def _build_dianet(
+        self, spatial_dims: int, in_channels: int, backbone: str, width: float, fusion_channels: int
+    ) -> None:
         self.backbone = DIANetBackbone(spatial_dims, in_channels, backbone=backbone, width=width)
         # FPN levels C2..C5 (strides 4..32): the stride-2 stem output is left out of the pyramid, as in FPN
         channels, strides = self.backbone.out_channels[1:], self.backbone.strides[1:]
@@ -118,7 +122,9 @@ class ImageEncoder(nn.Module):
         """The (B, C, *spatial') feature map that is pooled."""
         if self.encoder == "vit":
             if tuple(x.shape[2:]) != self.img_size:
-                raise ValueError(f"the ViT image encoder expects images of size {self.img_size}, got {tuple(x.shape[2:])}.")
+                raise ValueError(
+                    f"the ViT image encoder expects images of size {self.img_size}, got {tuple(x.shape[2:])}."
+                )
             tokens, _ = self.vit(x)  # (B, N, d)
             grid = [i // p for i, p in zip(self.img_size, self.patch_size)]
             return tokens.transpose(1, 2).reshape(x.shape[0], tokens.shape[-1], *grid)
@@ -137,7 +143,9 @@ class ImageEncoder(nn.Module):
             embedding (B, d) and region attention map (B, 1, H, W[, D]).
         """
         if x.ndim != self.spatial_dims + 2:
-            raise ValueError(f"images must be (B, C, *spatial) with {self.spatial_dims} spatial dims, got {tuple(x.shape)}.")
+            raise ValueError(
+                f"images must be (B, C, *spatial) with {self.spatial_dims} spatial dims, got {tuple(x.shape)}."
+            )
         fmap = self.proj(self.feature_map(x))
         pooled, weights = self.pool(fmap.flatten(2).transpose(1, 2))
         region = weights.view(fmap.shape[0], 1, *fmap.shape[2:])

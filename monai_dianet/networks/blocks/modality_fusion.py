@@ -31,7 +31,8 @@ def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Te
 
 
 class AttentionPooling(nn.Module):
-    """Soft attention pooling of a set of vectors (OncoStrat eq 26): ``a_i = softmax_i(w . z_i)``, ``z = sum_i a_i z_i``.
+    """Soft attention pooling of a set of vectors (OncoStrat eq 26):
+    ``a_i = softmax_i(w . z_i)``, ``z = sum_i a_i z_i``.
 
     With ``hidden_features`` the score is gated as in attention-based MIL, ``w . tanh(V z_i)``. The weights ``a``
     serve as per-token attributions (genes, image regions).
@@ -54,7 +55,9 @@ class AttentionPooling(nn.Module):
         if hidden_features is None:
             self.score: nn.Module = nn.Linear(in_features, 1, bias=bias)
         else:
-            self.score = nn.Sequential(nn.Linear(in_features, hidden_features), nn.Tanh(), nn.Linear(hidden_features, 1))
+            self.score = nn.Sequential(
+                nn.Linear(in_features, hidden_features), nn.Tanh(), nn.Linear(hidden_features, 1)
+            )
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         """Unnormalised scores ``w . z_i`` of ``x`` (B, N, d) as (B, N)."""
@@ -77,7 +80,9 @@ class AttentionPooling(nn.Module):
         return torch.einsum("bn,bnd->bd", weights, x), weights
 
 
-def inverse_variance_weights(variance: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-6) -> torch.Tensor:
+def inverse_variance_weights(
+    variance: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-6
+) -> torch.Tensor:
     """OncoStrat eq 21: ``w_i = (1 / sigma_i^2) / sum_j (1 / sigma_j^2)`` over the present modalities.
 
     Args:
@@ -146,7 +151,10 @@ class ModalityAttentionFusion(AttentionPooling):
             raise ValueError(f"x must be (B, M, d), got shape {tuple(x.shape)}.")
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-        scores = self.scores(x) if self.mode == "attention" else torch.zeros(x.shape[:2], device=x.device, dtype=x.dtype)
+        if self.mode == "attention":
+            scores = self.scores(x)
+        else:
+            scores = torch.zeros(x.shape[:2], device=x.device, dtype=x.dtype)
         alpha = _masked_softmax(scores, mask)
         weights = alpha
         if variance is not None:

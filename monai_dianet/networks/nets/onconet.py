@@ -24,10 +24,13 @@ MODALITIES = ("image", "genes", "clinical")
 # Table 5 ablations. M2 "CNN + ViT + MLP": ViT with its convolutional patch embedding; M4 (no domain adaptation)
 # differs from M5 only in the training objective (DomainAdversarialLoss), not in the network.
 ONCONET_VARIANTS: dict[str, dict[str, Any]] = {
-    "M1": {"image_encoder": "cnn", "genomic_encoder": "mlp", "clinical": True, "fusion": "mean", "uncertainty_weighted": False},
-    "M2": {"image_encoder": "vit", "genomic_encoder": "mlp", "clinical": True, "fusion": "attention", "uncertainty_weighted": False},
-    "M3": {"image_encoder": "vit", "genomic_encoder": "graph", "clinical": True, "fusion": "attention", "uncertainty_weighted": False},
-    "M5": {"image_encoder": "dianet", "genomic_encoder": "graph", "clinical": True, "fusion": "attention", "uncertainty_weighted": True},
+    name: {"image_encoder": img, "genomic_encoder": gen, "clinical": True, "fusion": fusion, "uncertainty_weighted": uw}
+    for name, img, gen, fusion, uw in (
+        ("M1", "cnn", "mlp", "mean", False),
+        ("M2", "vit", "mlp", "attention", False),
+        ("M3", "vit", "graph", "attention", False),
+        ("M5", "dianet", "graph", "attention", True),
+    )
 }
 
 
@@ -84,7 +87,8 @@ class OncoNet(nn.Module):
     proportional to 1/sigma_i^2 (OncoStrat eq 21-22). Because the projection is linear in the dropped vector ``x``,
     that variance has the closed form ``p / (1 - p) * sum_j W_kj^2 x_j^2``, the limit of the MC estimate for
     infinitely many samples: with ``mc_samples=0`` (default) it is used, so predictions stay deterministic in
-    ``eval()`` and independent of the batch; ``mc_samples=T > 1`` draws T dropout samples instead. ``variant`` selects a Table 5 ablation and then overrides ``image_encoder``,
+    ``eval()`` and independent of the batch; ``mc_samples=T > 1`` draws T dropout samples instead.
+    ``variant`` selects a Table 5 ablation and then overrides ``image_encoder``,
     ``genomic_encoder``, ``clinical``, ``fusion`` and ``uncertainty_weighted``:
     M1 CNN + gene MLP + clinical MLP with mean fusion; M2 ViT + gene MLP + clinical MLP; M3 ViT + GNN + clinical MLP;
     M5 DIANet encoder + GNN + clinical MLP with uncertainty-weighted attention fusion.
@@ -152,7 +156,8 @@ class OncoNet(nn.Module):
                 raise ValueError(f"variant must be one of {sorted(ONCONET_VARIANTS)} or None, got {variant!r}.")
             settings = ONCONET_VARIANTS[variant]
             image_encoder, genomic_encoder = settings["image_encoder"], settings["genomic_encoder"]
-            clinical, fusion, uncertainty_weighted = settings["clinical"], settings["fusion"], settings["uncertainty_weighted"]
+            clinical, fusion = settings["clinical"], settings["fusion"]
+            uncertainty_weighted = settings["uncertainty_weighted"]
         if image_encoder is None and genomic_encoder is None and not clinical:
             raise ValueError("OncoNet needs at least one modality (image_encoder, genomic_encoder or clinical).")
         if genomic_encoder not in (None, "transformer", "graph", "mlp"):
@@ -178,7 +183,12 @@ class OncoNet(nn.Module):
         self.encoders = nn.ModuleDict()
         if image_encoder is not None:
             self.encoders["image"] = ImageEncoder(
-                spatial_dims, in_channels, embed_dim, encoder=image_encoder, img_size=img_size, **dict(image_kwargs or {})
+                spatial_dims,
+                in_channels,
+                embed_dim,
+                encoder=image_encoder,
+                img_size=img_size,
+                **dict(image_kwargs or {}),
             )
         if genomic_encoder is not None:
             if num_genes < 1:
@@ -195,7 +205,8 @@ class OncoNet(nn.Module):
             num_numeric = num_clinical - len(clinical_categories)
             if num_clinical < 1 or num_numeric < 0:
                 raise ValueError(
-                    f"num_clinical ({num_clinical}) must be >= 1 and cover the {len(clinical_categories)} categorical columns."
+                    f"num_clinical ({num_clinical}) must be >= 1 and cover the {len(clinical_categories)} "
+                    "categorical columns."
                 )
             kwargs = dict(clinical_kwargs or {})
             kwargs.setdefault("dropout", dropout)
@@ -298,7 +309,10 @@ class OncoNet(nn.Module):
         if mask is not None:
             mask = torch.as_tensor(mask, device=device)
             if mask.shape != (batch_size, len(MODALITIES)):
-                raise ValueError(f"modality_mask must be ({batch_size}, {len(MODALITIES)}) [image, genes, clinical], got {tuple(mask.shape)}.")
+                raise ValueError(
+                    f"modality_mask must be ({batch_size}, {len(MODALITIES)}) [image, genes, clinical], "
+                    f"got {tuple(mask.shape)}."
+                )
             present = present & mask.bool()
         if not bool(present.any(dim=1).all()):
             rows = torch.nonzero(~present.any(dim=1)).flatten().tolist()
@@ -329,7 +343,10 @@ class OncoNet(nn.Module):
         ref = next(iter(features.values()))
         zeros = ref.new_zeros(batch_size, self.embed_dim)
         embeddings = torch.stack(
-            [self.projections[m](self.dropout(self.norms[m](features[m]))) if m in features else zeros for m in MODALITIES],
+            [
+                self.projections[m](self.dropout(self.norms[m](features[m]))) if m in features else zeros
+                for m in MODALITIES
+            ],
             dim=1,
         )
         variance = uncertainty = None

@@ -40,7 +40,7 @@ from monai_dianet.losses import DIANetLoss, DomainAdversarialLoss, MMDLoss
 from monai_dianet.networks.blocks.gradient_reversal import DANNSchedule
 from monai_dianet.networks.nets import DIANet
 
-METHODS = ("source", "joint", "mmd", "adv")
+METHODS = ("source", "joint", "mmd", "adv", "im", "mmd_im")
 
 
 def build_net(latent_channels: int) -> DIANet:
@@ -74,7 +74,7 @@ def run(method: str, task: dict, args: argparse.Namespace, seed: int) -> dict[st
     epochs = max(1, args.iters // len(source))
     params = list(net.parameters())
     domain_loss = None
-    if method == "mmd":
+    if method in ("mmd", "mmd_im"):
         domain_loss = MMDLoss()
     elif method == "adv":
         domain_loss = DomainAdversarialLoss(in_channels=args.latent_channels)
@@ -89,6 +89,7 @@ def run(method: str, task: dict, args: argparse.Namespace, seed: int) -> dict[st
             domain_weight=args.domain_weight,
             domain_weight_schedule=DANNSchedule() if (domain_loss is not None and args.ramp) else None,
             domain_feature="pooled_latent",
+            target_entropy_weight=args.im_weight if method in ("im", "mmd_im") else 0.0,
         )
     trainer.run()
     result = evaluate(net, task)
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--domain-weight", type=float, default=1.0)
+    parser.add_argument("--im-weight", type=float, default=1.0, help="weight of the target information loss")
     parser.add_argument("--ramp", action="store_true", help="ramp lambda3 up with the DANN schedule")
     parser.add_argument("--latent-channels", type=int, default=16)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -26,7 +26,7 @@ else:
     Metric, _ = optional_import("ignite.metrics", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Metric")
     EventEnum, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "EventEnum")
 
-__all__ = ["DomainAdaptiveTrainer", "split_output", "domain_features"]
+__all__ = ["DomainAdaptiveTrainer", "split_output", "domain_features", "target_information_loss"]
 
 
 def _split_value(value: Any, sizes: Sequence[int]) -> list[Any]:
@@ -85,6 +85,45 @@ def domain_features(output: Any, name: str) -> torch.Tensor:
         available = [f.name for f in dataclasses.fields(output)] if dataclasses.is_dataclass(output) else []
         raise KeyError(f"the network output has no tensor {name!r} for the domain loss; fields: {available}.")
     return value
+
+
+def target_information_loss(logits: torch.Tensor, diversity: bool = True) -> torch.Tensor:
+    r"""Information-maximisation loss on unlabelled target predictions (Krause et al. 2010; SHOT, Liang et al. 2020).
+
+    With ``p_i = softmax(logits_i)`` over the class dim 1 (every pixel/voxel of a segmentation output counts as a
+    sample ``i``) and ``\bar p`` their mean:
+
+    .. math:: L_{IM} = \frac{1}{N} \sum_i H(p_i) - H(\bar p), \qquad H(p) = -\sum_c p_c \log p_c
+
+    The first term makes each target prediction confident (entropy minimisation); the second, kept when
+    ``diversity`` is True, keeps the predicted class proportions of the batch spread out, so that entropy
+    minimisation cannot collapse every target case onto one class (it assumes the target classes are not
+    extremely imbalanced). Hand-written here: MONAI has no such loss.
+
+    Args:
+        logits: ``(B, C[, *spatial])`` class logits of target cases.
+        diversity: subtract the entropy of the mean prediction.
+
+    Returns:
+        a scalar tensor (lower is better; ``-log C <= L_IM <= log C``).
+
+    Raises:
+        ValueError: when ``logits`` has fewer than 2 dims or fewer than 2 classes.
+
+    Example::
+
+        loss = target_information_loss(net(x_target))
+    """
+    if logits.ndim < 2 or logits.shape[1] < 2:
+        raise ValueError(f"expected class logits (B, C>=2[, *spatial]), got shape {tuple(logits.shape)}.")
+    log_p = torch.log_softmax(logits.float(), dim=1)
+    prob = log_p.exp()
+    cond = -(prob * log_p).sum(1).mean()
+    if not diversity:
+        return cond
+    mean_p = prob.transpose(0, 1).flatten(1).mean(1)
+    marginal = -(mean_p * torch.log(mean_p.clamp_min(1e-8))).sum()
+    return cond - marginal
 
 
 class DomainAdaptiveTrainer(DIANetTrainer):
@@ -172,6 +211,8 @@ class DomainAdaptiveTrainer(DIANetTrainer):
         penalty_weights: Mapping[str, float] | None = None,
         joint_forward: bool = True,
         target_prepare_batch: Callable | None = None,
+        target_entropy_weight: float = 0.0,
+        target_diversity: bool = True,
         epoch_length: int | None = None,
         non_blocking: bool = False,
         prepare_batch: Callable = default_prepare_batch,
@@ -197,6 +238,8 @@ class DomainAdaptiveTrainer(DIANetTrainer):
     ) -> None:
         if domain_weight < 0:
             raise ValueError(f"domain_weight (lambda3) must be >= 0, got {domain_weight}.")
+        if target_entropy_weight < 0:
+            raise ValueError(f"target_entropy_weight must be >= 0, got {target_entropy_weight}.")
         penalties = dict(penalties or {})
         penalty_weights = dict(penalty_weights or {})
         unknown = sorted(set(penalty_weights) - set(penalties))
@@ -244,6 +287,8 @@ class DomainAdaptiveTrainer(DIANetTrainer):
         self.penalty_weights = {name: float(penalty_weights.get(name, 1.0)) for name in penalties}
         self.joint_forward = joint_forward
         self.target_prepare_batch = target_prepare_batch
+        self.target_entropy_weight = float(target_entropy_weight)
+        self.target_diversity = bool(target_diversity)
         self._target_iter: Iterator | None = None
         self._target_epoch = 0
 
@@ -337,6 +382,12 @@ class DomainAdaptiveTrainer(DIANetTrainer):
             accuracy = getattr(engine.domain_loss, "last_accuracy", None)
             if isinstance(accuracy, float):
                 parts["domain_accuracy"] = accuracy
+
+        if engine.target_entropy_weight > 0:
+            l_im = target_information_loss(main_output(out_target), diversity=engine.target_diversity)
+            factor = 1.0 if engine.domain_weight_schedule is None else float(engine.domain_weight_schedule(p))
+            total = total + engine.target_entropy_weight * factor * l_im
+            parts["target_entropy"] = float(l_im.detach())
 
         if engine.penalties:
             net = unwrap_network(engine.network)

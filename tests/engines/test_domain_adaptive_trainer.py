@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from monai_dianet.data.domain_shift import make_domain_shift_task
 from monai_dianet.engines import DIANetTrainer, DomainAdaptiveTrainer, domain_features, split_output
+from monai_dianet.engines.domain_adaptive_trainer import target_information_loss
 from monai_dianet.handlers import from_loss_parts
 from monai_dianet.losses import DIANetLoss, DomainAdversarialLoss, L2SPLoss, MMDLoss
 from monai_dianet.networks.blocks.gradient_reversal import DANNSchedule
@@ -195,6 +196,40 @@ def test_separate_forward_passes_and_different_target_size():
     assert net2.calls == 4
 
 
+@pytest.mark.parametrize("spatial", [(), (3, 3)])
+def test_target_information_loss_known_values(spatial):
+    confident_balanced = torch.tensor([[20.0, -20.0], [-20.0, 20.0]]).view(2, 2, *([1] * len(spatial)))
+    confident_balanced = confident_balanced.expand(2, 2, *spatial)
+    collapsed = torch.tensor([[20.0, -20.0], [20.0, -20.0]]).view(2, 2, *([1] * len(spatial))).expand(2, 2, *spatial)
+    uniform = torch.zeros(2, 2, *spatial)
+    # confident and balanced: H(p_i) = 0, H(mean p) = log 2 -> the minimum -log 2
+    assert float(target_information_loss(confident_balanced)) == pytest.approx(-math.log(2), abs=1e-5)
+    # collapsed onto one class: no diversity reward
+    assert float(target_information_loss(collapsed)) == pytest.approx(0.0, abs=1e-5)
+    # uniform predictions: H(p_i) = log 2 = H(mean p)
+    assert float(target_information_loss(uniform)) == pytest.approx(0.0, abs=1e-5)
+    assert float(target_information_loss(uniform, diversity=False)) == pytest.approx(math.log(2), abs=1e-5)
+    logits = torch.randn(4, 3, *spatial, requires_grad=True)
+    target_information_loss(logits).backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="logits"):
+        target_information_loss(torch.zeros(4, 1))
+
+
+def test_target_information_term_is_added_with_its_weight():
+    torch.manual_seed(0)
+    net = TinyNet()
+    trainer = DomainAdaptiveTrainer(
+        "cpu", 1, source_batches(3), CountingTargets(), net, torch.optim.SGD(net.parameters(), 0.1), CELoss(),
+        domain_loss=MMDLoss(), domain_weight=0.5, target_entropy_weight=0.3,
+    )
+    history = record_parts(trainer)
+    trainer.run()
+    for h in history:
+        expected = h["loss/task"] + 0.5 * h["loss/domain"] + 0.3 * h["loss/target_entropy"]
+        assert h["loss/total"] == pytest.approx(expected, rel=1e-4)
+
+
 def test_penalties_and_no_domain_loss():
     torch.manual_seed(0)
     net = TinyNet()
@@ -214,7 +249,11 @@ def test_penalties_and_no_domain_loss():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"domain_weight": -1.0}, "lambda3"), ({"penalties": {}, "penalty_weights": {"ewc": 1.0}}, "ewc")],
+    [
+        ({"domain_weight": -1.0}, "lambda3"),
+        ({"penalties": {}, "penalty_weights": {"ewc": 1.0}}, "ewc"),
+        ({"target_entropy_weight": -0.1}, "target_entropy_weight"),
+    ],
 )
 def test_bad_arguments(kwargs, match):
     net = TinyNet()

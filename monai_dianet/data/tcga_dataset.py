@@ -9,8 +9,8 @@ Typical use (a GDC download or :func:`monai_dianet.data.synthetic.generate_tcga`
 
 Step by step: :func:`load_tcga_cohort` reads and aligns the tables, :func:`build_tcga_datalist` /
 :meth:`TCGACohort.datalist` gives one raw dict per case, :func:`split_tcga_datalist` splits by case,
-:class:`~monai_dianet.transforms.tcga.GeneExpressionScaler` / :class:`~monai_dianet.transforms.tcga.ClinicalEncoder`
-are fitted on the training cases, and :class:`TCGAMultimodalDataset` yields model-ready items.
+:class:`~monai_dianet.transforms.tcga.GeneExpressionScaler` /
+:class:`~monai_dianet.transforms.tcga.ClinicalTableEncoder` are fitted on the training cases, and :class:`TCGAMultimodalDataset` yields model-ready items.
 
 Items of :class:`TCGAMultimodalDataset`:
 
@@ -60,7 +60,7 @@ from monai_dianet.data.gdc import (
 )
 from monai_dianet.transforms.tcga import (
     DEFAULT_STAGE_COLUMNS,
-    ClinicalEncoder,
+    ClinicalTableEncoder,
     EncodeClinicald,
     GeneExpressionScaler,
     LoadHistologyPatchd,
@@ -456,7 +456,7 @@ class TCGAMultimodalDataset(Dataset):
     Args:
         data: datalist from :meth:`TCGACohort.datalist`.
         gene_scaler: fitted :class:`~monai_dianet.transforms.tcga.GeneExpressionScaler`.
-        clinical_encoder: fitted :class:`~monai_dianet.transforms.tcga.ClinicalEncoder`.
+        clinical_encoder: fitted :class:`~monai_dianet.transforms.tcga.ClinicalTableEncoder`.
         edge_index: (2, E) gene graph over ``gene_scaler.selected_genes`` (default: no edges).
         edge_weight: (E,) edge weights (default ones).
         spatial_size: patch size ``(H, W)``.
@@ -476,7 +476,7 @@ class TCGAMultimodalDataset(Dataset):
         self,
         data: Sequence[Mapping],
         gene_scaler: GeneExpressionScaler,
-        clinical_encoder: ClinicalEncoder,
+        clinical_encoder: ClinicalTableEncoder,
         edge_index: torch.Tensor | None = None,
         edge_weight: torch.Tensor | None = None,
         spatial_size: Sequence[int] = (64, 64),
@@ -550,7 +550,7 @@ class TCGAData:
     splits: dict[str, list]
     datasets: dict[str, TCGAMultimodalDataset]
     gene_scaler: GeneExpressionScaler
-    clinical_encoder: ClinicalEncoder
+    clinical_encoder: ClinicalTableEncoder
     edge_index: torch.Tensor
     edge_weight: torch.Tensor
     extra: dict = field(default_factory=dict)
@@ -617,7 +617,7 @@ def load_tcga_preprocessing(path: str | Path) -> dict:
         raise ValueError(f"{path}: missing key(s) {missing}; not a TCGA preprocessing file.")
     return {
         "gene_scaler": GeneExpressionScaler.from_dict(state["gene_scaler"]),
-        "clinical_encoder": ClinicalEncoder.from_dict(state["clinical_encoder"]),
+        "clinical_encoder": ClinicalTableEncoder.from_dict(state["clinical_encoder"]),
         "classes": state.get("classes", []),
         "gene_names": state.get("gene_names", []),
         "edge_index": torch.tensor(state["edge_index"], dtype=torch.long).reshape(2, -1),
@@ -651,7 +651,7 @@ def build_tcga_data(
         genes: explicit gene ids to keep.
         clinical_columns: clinical columns (default :data:`DEFAULT_CLINICAL_COLUMNS` present); float
             columns and AJCC stage columns are numeric, the others categorical.
-        categorical_mode: ``"onehot"`` or ``"index"`` (see :class:`~monai_dianet.transforms.tcga.ClinicalEncoder`).
+        categorical_mode: ``"onehot"`` or ``"index"`` (see :class:`~monai_dianet.transforms.tcga.ClinicalTableEncoder`).
         val_fraction, test_fraction, seed: split (see :func:`split_tcga_datalist`).
         spatial_size: histology patch size ``(H, W)``.
         random_patch_train: random patch per access in the training dataset.
@@ -677,7 +677,7 @@ def build_tcga_data(
         if c in DEFAULT_STAGE_COLUMNS or pd.api.types.is_numeric_dtype(cohort.clinical[c])
     ]
     categorical = [c for c in cohort.clinical.columns if c not in numeric]
-    encoder = ClinicalEncoder(numeric=numeric, categorical=categorical, categorical_mode=categorical_mode)
+    encoder = ClinicalTableEncoder(numeric=numeric, categorical=categorical, categorical_mode=categorical_mode)
     encoder.fit(clinical_train)
     edge_index, edge_weight = cohort.edge_index(scaler.selected_genes, min_edge_score, unknown_genes)
     full_splits = {k: cohort.datalist([d["case_id"] for d in v], genes=scaler.selected_genes)

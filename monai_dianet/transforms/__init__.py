@@ -25,7 +25,7 @@ from .spatial_prior import (
     save_spatial_prior,
 )
 from .tcga import (
-    ClinicalEncoder,
+    ClinicalTableEncoder,
     EncodeClinicald,
     GeneExpressionScaler,
     LoadHistologyPatch,

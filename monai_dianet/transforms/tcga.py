@@ -2,7 +2,7 @@
 
 - :class:`GeneExpressionScaler`: gene selection (a given list, or the top-variance genes of the training
   cases), ``log1p`` and per-gene standardisation with training statistics.
-- :class:`ClinicalEncoder`: numeric columns imputed with the training median, standardised with training
+- :class:`ClinicalTableEncoder`: numeric columns imputed with the training median, standardised with training
   statistics, plus one missing-indicator per column; AJCC stage text converted to a number; categorical
   columns one-hot encoded (or indexed) with an "unknown" bucket for missing and unseen values.
 - :class:`LoadHistologyPatch`: RGB patch file(s) of a case -> ``(3, H, W)`` float tensor in [0, 1], zeros
@@ -32,7 +32,7 @@ from monai.utils import convert_to_tensor
 __all__ = [
     "ajcc_stage_to_number",
     "GeneExpressionScaler",
-    "ClinicalEncoder",
+    "ClinicalTableEncoder",
     "LoadHistologyPatch",
     "ScaleGeneExpressiond",
     "EncodeClinicald",
@@ -223,7 +223,7 @@ class GeneExpressionScaler(Transform):
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-class ClinicalEncoder(Transform):
+class ClinicalTableEncoder(Transform):
     """Encode clinical columns into a numeric vector (and optional categorical indices), fitted on train.
 
     Numeric columns: missing values imputed with the training median, then standardised with the training
@@ -251,7 +251,7 @@ class ClinicalEncoder(Transform):
 
     Example::
 
-        enc = ClinicalEncoder(numeric=["age_at_index"], categorical=["gender"]).fit(clinical.loc[train_ids])
+        enc = ClinicalTableEncoder(numeric=["age_at_index"], categorical=["gender"]).fit(clinical.loc[train_ids])
         x, cat = enc(clinical.loc[val_ids])   # (N, F) float32, (N, 0) int64 in one-hot mode
     """
 
@@ -297,7 +297,7 @@ class ClinicalEncoder(Transform):
                 out[:, j] = converted.to_numpy(dtype=np.float64)
         return out
 
-    def fit(self, clinical: pd.DataFrame) -> ClinicalEncoder:
+    def fit(self, clinical: pd.DataFrame) -> ClinicalTableEncoder:
         """Fit on the training cases (rows) of a clinical table (e.g. from ``read_gdc_clinical``).
 
         Raises:
@@ -319,7 +319,7 @@ class ClinicalEncoder(Transform):
             if unknown:
                 raise ValueError(f"clinical column(s) {unknown} not in the table; available {list(clinical.columns)}.")
         if not numeric and not categorical:
-            raise ValueError("ClinicalEncoder.fit: no clinical column to encode.")
+            raise ValueError("ClinicalTableEncoder.fit: no clinical column to encode.")
         values = self._numeric_values(clinical, numeric)
         with np.errstate(all="ignore"):
             median = np.array([np.nanmedian(v) if np.isfinite(v).any() else 0.0 for v in values.T])
@@ -398,7 +398,7 @@ class ClinicalEncoder(Transform):
         """JSON-serialisable state (configuration and fitted statistics)."""
         _check_fitted(self, "numeric_columns")
         return {
-            "type": "ClinicalEncoder",
+            "type": "ClinicalTableEncoder",
             "numeric": self.numeric,
             "categorical": self.categorical,
             "stage_columns": self.stage_columns,
@@ -415,10 +415,11 @@ class ClinicalEncoder(Transform):
         }
 
     @classmethod
-    def from_dict(cls, state: Mapping) -> ClinicalEncoder:
-        """Rebuild a fitted encoder from :meth:`to_dict` output."""
-        if state.get("type") != "ClinicalEncoder":
-            raise ValueError(f"not a ClinicalEncoder state: type={state.get('type')!r}.")
+    def from_dict(cls, state: Mapping) -> ClinicalTableEncoder:
+        """Rebuild a fitted encoder from :meth:`to_dict` output (also states saved before the class was renamed
+        from ``ClinicalEncoder``, which had ``type="ClinicalEncoder"`` and the same fields)."""
+        if state.get("type") not in ("ClinicalTableEncoder", "ClinicalEncoder"):
+            raise ValueError(f"not a ClinicalTableEncoder state: type={state.get('type')!r}.")
         obj = cls(
             state["numeric"],
             state["categorical"],
@@ -441,7 +442,7 @@ class ClinicalEncoder(Transform):
         Path(path).write_text(json.dumps(self.to_dict(), indent=1))
 
     @classmethod
-    def load(cls, path: str | Path) -> ClinicalEncoder:
+    def load(cls, path: str | Path) -> ClinicalTableEncoder:
         """Read an encoder saved by :meth:`save`."""
         return cls.from_dict(json.loads(Path(path).read_text()))
 
@@ -518,13 +519,13 @@ class ScaleGeneExpressiond(MapTransform):
 
 
 class EncodeClinicald(MapTransform):
-    """Dictionary twin of :class:`ClinicalEncoder`: raw per-case clinical values (Series/Mapping or None)
+    """Dictionary twin of :class:`ClinicalTableEncoder`: raw per-case clinical values (Series/Mapping or None)
     -> ``d[key]`` ``(F,)`` float32 tensor and ``d[f"{key}_{cat_postfix}"]`` ``(C,)`` int64 tensor (empty in
     one-hot mode).
 
     Args:
         keys: keys of the clinical entries.
-        encoder: a fitted :class:`ClinicalEncoder`.
+        encoder: a fitted :class:`ClinicalTableEncoder`.
         cat_postfix: postfix of the categorical index key.
         allow_missing_keys: do not raise for absent keys.
     """
@@ -532,7 +533,7 @@ class EncodeClinicald(MapTransform):
     def __init__(
         self,
         keys: KeysCollection,
-        encoder: ClinicalEncoder,
+        encoder: ClinicalTableEncoder,
         cat_postfix: str = "cat",
         allow_missing_keys: bool = False,
     ) -> None:

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from monai_dianet.transforms.tcga import (
-    ClinicalEncoder,
+    ClinicalTableEncoder,
     EncodeClinicald,
     GeneExpressionScaler,
     LoadHistologyPatch,
@@ -105,7 +105,7 @@ def _clinical() -> pd.DataFrame:
 
 def test_clinical_encoder_onehot():
     train = _clinical()
-    enc = ClinicalEncoder(numeric=["age_at_index", "ajcc_pathologic_stage"], categorical=["gender"]).fit(train)
+    enc = ClinicalTableEncoder(numeric=["age_at_index", "ajcc_pathologic_stage"], categorical=["gender"]).fit(train)
     assert enc.feature_names == ["age_at_index", "ajcc_pathologic_stage", "age_at_index__missing",
                                  "ajcc_pathologic_stage__missing", "gender=__unknown", "gender=female", "gender=male"]
     assert enc.median.tolist() == [65.0, 2.5]
@@ -125,24 +125,28 @@ def test_clinical_encoder_onehot():
 
 def test_clinical_encoder_index_mode_roundtrip_and_no_leak(tmp_path):
     train, val = _clinical(), _clinical().iloc[:2].copy()
-    enc = ClinicalEncoder(numeric=["age_at_index"], categorical=["gender"], categorical_mode="index").fit(train)
+    enc = ClinicalTableEncoder(numeric=["age_at_index"], categorical=["gender"], categorical_mode="index").fit(train)
     assert enc.cardinalities == [3]
     x, cat = enc(train)
     assert x.shape == (5, 2) and cat.tolist() == [[1], [2], [1], [0], [1]]
     val["age_at_index"] = [1000.0, 2000.0]
     val["gender"] = ["unknown sex", "unknown sex"]
-    refit = ClinicalEncoder(numeric=["age_at_index"], categorical=["gender"], categorical_mode="index").fit(train)
+    refit = ClinicalTableEncoder(numeric=["age_at_index"], categorical=["gender"], categorical_mode="index").fit(train)
     np.testing.assert_array_equal(refit.mean, enc.mean)  # validation values play no part in fitting
     _, val_cat = enc(val)
     assert val_cat.tolist() == [[0], [0]]
     enc.save(tmp_path / "clinical.json")
-    loaded = ClinicalEncoder.load(tmp_path / "clinical.json")
+    loaded = ClinicalTableEncoder.load(tmp_path / "clinical.json")
     for a, b in zip(loaded(train), enc(train)):
         np.testing.assert_array_equal(a, b)
+    legacy = {**enc.to_dict(), "type": "ClinicalEncoder"}  # states saved before the rename still load
+    np.testing.assert_array_equal(ClinicalTableEncoder.from_dict(legacy)(train)[0], enc(train)[0])
+    with pytest.raises(ValueError, match="not a ClinicalTableEncoder state"):
+        ClinicalTableEncoder.from_dict({**enc.to_dict(), "type": "GeneExpressionScaler"})
     with pytest.raises(ValueError, match="not in the table"):
-        ClinicalEncoder(numeric=["weight"]).fit(train)
+        ClinicalTableEncoder(numeric=["weight"]).fit(train)
     with pytest.raises(ValueError, match="non-numeric"):
-        ClinicalEncoder(numeric=["gender"]).fit(train)
+        ClinicalTableEncoder(numeric=["gender"]).fit(train)
 
 
 def test_clinical_encoder_auto_columns():
@@ -150,7 +154,7 @@ def test_clinical_encoder_auto_columns():
     table["case_id"] = [f"uuid-{i}" for i in range(5)]
     table["barcode"] = [f"b{i}" for i in range(5)]  # a distinct value per case: an identifier
     table["empty"] = np.nan
-    enc = ClinicalEncoder().fit(table)
+    enc = ClinicalTableEncoder().fit(table)
     assert enc.numeric_columns == ["age_at_index", "ajcc_pathologic_stage"]
     assert enc.categorical_columns == ["gender"]
 
@@ -158,7 +162,8 @@ def test_clinical_encoder_auto_columns():
 def test_dict_twins():
     train = _expression()
     scaler = GeneExpressionScaler(num_genes=2).fit(train)
-    enc = ClinicalEncoder(numeric=["age_at_index"], categorical=["gender"], categorical_mode="index").fit(_clinical())
+    enc = ClinicalTableEncoder(numeric=["age_at_index"], categorical=["gender"], categorical_mode="index")
+    enc = enc.fit(_clinical())
     d = {"genes": train.iloc[0], "clinical": _clinical().iloc[1], "other": 1}
     d = EncodeClinicald("clinical", enc)(ScaleGeneExpressiond("genes", scaler)(d))
     assert d["genes"].shape == (2,) and d["genes"].dtype == torch.float32

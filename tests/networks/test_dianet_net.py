@@ -139,6 +139,31 @@ def test_forward_equals_decode_encode_and_repeat(dims):
     assert rep.mu.shape[0] == 6 and len(rep.stage_attention) == len(out.stage_attention)
 
 
+@pytest.mark.parametrize("dims,batch", [(2, 2), (3, 1)])
+def test_decode_samples_equals_decode_of_repeated_features(dims, batch):
+    net = small_net(dims, 2, 3, tasks=TASKS, dropout=0.3, heteroscedastic=True).eval()
+    x = torch.randn(batch, 2, *([32] * dims))
+    n = 4
+    with torch.no_grad():
+        feats = net.encode(x)
+        with net.mc_dropout():
+            torch.manual_seed(7)
+            ref = net.decode(feats.repeat(n))
+            torch.manual_seed(7)
+            fast = net.decode_samples(feats, n)
+        plain = net.decode_samples(feats, 1)
+    for task in TASKS:
+        assert getattr(fast, task).shape == getattr(ref, task).shape
+        assert torch.allclose(getattr(fast, task), getattr(ref, task), atol=1e-5)
+        assert torch.allclose(fast.aleatoric_logvar[task], ref.aleatoric_logvar[task], atol=1e-5)
+        assert torch.equal(getattr(plain, task), getattr(net.decode(feats), task))
+    seg = fast.segmentation
+    assert not torch.allclose(seg[:batch], seg[batch : 2 * batch])  # the samples differ (dropout active)
+    assert fast.mu.shape[0] == n * batch and torch.equal(fast.mu, ref.mu)
+    with pytest.raises(ValueError, match="num_samples"):
+        net.decode_samples(feats, 0)
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
 def test_mc_dropout_varies_only_with_dropout(dropout):
     net = small_net(2, 1, 2, tasks=("segmentation", "classification"), dropout=dropout).eval()

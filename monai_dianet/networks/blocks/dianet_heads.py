@@ -171,3 +171,56 @@ class OutputProjection(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.dropout(x)
         return self.proj(x), (self.logvar(x) if self.logvar is not None else None)
+
+    def forward_samples(self, x: torch.Tensor, num_samples: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``num_samples`` dropout samples at once: equals ``forward(x.repeat(num_samples, 1, ...))``.
+
+        For maps (channel dropout followed by a 1x1 convolution) the dropout masks are folded into the projection
+        weights instead of being applied to ``num_samples`` copies of the full-resolution features. This is exact:
+        channel dropout multiplies channel ``i`` of batch item ``k`` by one scalar ``m_ki`` (0 or ``1/(1-p)``), and
+        a 1x1 convolution is linear in its input channels, so ``conv(m_k * x, W) = conv(x, W * m_k)`` with the
+        column ``i`` of ``W`` scaled by ``m_ki`` (results equal up to float rounding). All samples come from ONE
+        grouped convolution over the un-repeated ``x`` with the per-sample weights stacked along the output
+        channels, so the work at full resolution scales with ``num_samples * out_channels`` instead of
+        ``num_samples * in_channels`` and no repeated feature tensor is allocated.
+
+        The masks are drawn by calling ``self.dropout`` on a ``(num_samples * B, C, 1, ..., 1)`` tensor of ones:
+        channel dropout draws one value per (item, channel) whatever the spatial size, so the masks (and the RNG
+        stream they consume, global or through ``seeded_mc_dropout``'s hooks) are those of
+        ``forward(x.repeat(...))``. Element dropout on ``(B, C)`` vectors (``spatial_dims=None``) has nothing to
+        fold and runs ``forward`` on the repeated input.
+
+        Args:
+            x: ``(B, C, *spatial)`` features (or ``(B, C)`` vectors).
+            num_samples: number of stacked samples (>= 1).
+
+        Returns:
+            ``(output, logvar)`` of shape ``(num_samples * B, out_channels, *spatial)``, sample-major
+            (items ``t * B .. t * B + B - 1`` are sample ``t``); ``logvar`` is ``None`` unless heteroscedastic.
+
+        Raises:
+            ValueError: ``num_samples < 1``.
+
+        Example::
+
+            proj = OutputProjection(3, 16, 3, dropout=0.1)
+            y, _ = proj.forward_samples(torch.randn(1, 16, 8, 8, 8), 10)  # (10, 3, 8, 8, 8)
+        """
+        n = int(num_samples)
+        if n < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
+        if isinstance(self.proj, nn.Linear):
+            return self(x.repeat(n, *([1] * (x.ndim - 1))))
+        b, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+        mask = self.dropout(x.new_ones((n * b, c) + (1,) * len(spatial))).reshape(n, b, 1, c)
+        convs = [self.proj] if self.logvar is None else [self.proj, self.logvar]
+        weight = torch.cat([m.weight.reshape(m.weight.shape[0], c) for m in convs], 0)  # (O, C), O = all outputs
+        bias = torch.cat([m.bias for m in convs], 0)  # (O,)
+        o = weight.shape[0]
+        # per-group (batch item) weights: group k holds the n samples' (O, C) weights, sample-major inside
+        w = (weight * mask).permute(1, 0, 2, 3).reshape(b * n * o, c, *([1] * len(spatial)))
+        conv_fn = getattr(nn.functional, f"conv{len(spatial)}d")  # the functional form of self.proj's Conv class
+        out = conv_fn(x.reshape(1, b * c, *spatial), w, bias.repeat(b * n), groups=b)
+        out = out.reshape(b, n, o, *spatial).transpose(0, 1).reshape(n * b, o, *spatial)
+        k = self.proj.out_channels
+        return out[:, :k], (out[:, k:] if self.logvar is not None else None)

@@ -383,15 +383,46 @@ class DIANet(nn.Module):
         Raises:
             KeyError: a task's features are missing.
         """
+        return self._decode(features, 1)
+
+    def decode_samples(self, features: DIANetFeatures, num_samples: int) -> DIANetOutput:
+        """``num_samples`` dropout samples of :meth:`decode` at once, without repeating the head features.
+
+        Equals ``decode(features.repeat(num_samples))`` (sample-major batch ``[sample 0 items, sample 1 items,
+        ...]``, same masks from the same RNG stream, global or :func:`~monai_dianet.inferers.seeded_mc_dropout`;
+        equal up to float rounding), but each head computes its samples with
+        :meth:`OutputProjection.forward_samples` (channel-dropout masks folded into the 1x1 projection weights), so
+        the full-resolution features are never copied ``num_samples`` times. Used by ``MCDropoutInferer``.
+
+        Args:
+            features: :meth:`encode`'s result (batch ``B``).
+            num_samples: samples per case (>= 1).
+
+        Returns:
+            :class:`DIANetOutput` with batch ``num_samples * B`` (the non-head fields repeated like
+            :meth:`DIANetFeatures.repeat`).
+
+        Raises:
+            KeyError: a task's features are missing.
+            ValueError: ``num_samples < 1``.
+        """
+        if int(num_samples) < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
+        return self._decode(features, int(num_samples))
+
+    def _decode(self, features: DIANetFeatures, num_samples: int) -> DIANetOutput:
         outputs: dict[str, torch.Tensor | None] = {t: None for t in DIANET_TASKS}
         logvars: dict[str, torch.Tensor] = {}
         for task in self.tasks:
             if task not in features.head_features:
                 raise KeyError(f"DIANetFeatures has no head features for task '{task}'.")
-            y, logvar = self.heads[task](features.head_features[task])
+            head, x = self.heads[task], features.head_features[task]
+            y, logvar = head(x) if num_samples == 1 else head.forward_samples(x, num_samples)
             outputs[task] = y
             if logvar is not None:
                 logvars[task] = logvar
+        if num_samples > 1:
+            features = replace(features, head_features={}).repeat(num_samples)
         return DIANetOutput(
             segmentation=outputs["segmentation"],
             classification=outputs["classification"],

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from monai_dianet.data.synthetic.tcga import generate_tcga
 from monai_dianet.data.tcga_dataset import (
@@ -25,6 +27,16 @@ from monai_dianet.data.tcga_dataset import (
 )
 
 PREPROCESSING_FILE = "preprocessing.json"
+
+
+def _is_rank0() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _barrier() -> None:
+    """Wait for every rank (multi-process training, ``configs/multi_gpu_train.json``); no-op otherwise."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
 
 
 def prepare_tcga_root(
@@ -48,21 +60,27 @@ def prepare_tcga_root(
     settings = {"num": num, "seed": seed, "num_genes": num_genes, "patch_size": patch_size}
     root = Path(bundle_root).resolve() / "data" / "tcga_synthetic"
     marker = root / "generated.json"
-    if not (marker.is_file() and json.loads(marker.read_text()) == settings):
-        generate_tcga(root, progress=False, **settings)
+    if _is_rank0() and not (marker.is_file() and json.loads(marker.read_text()) == settings):
+        if root.is_dir():  # a cohort with other settings: start afresh so that no stale case files remain
+            shutil.rmtree(root)
+        generate_tcga(root, progress=False, **settings)  # rank 0 writes, the other ranks wait and read
         marker.write_text(json.dumps(settings))
+    _barrier()
     return str(root)
 
 
 def build_training_data(
     root: str, ckpt_dir: str, num_genes: int = 64, val_fraction: float = 0.25, seed: int = 0, patch_size: int = 64
 ) -> TCGAData:
-    """Read and split the cohort, fit the preprocessing on the training cases and save it to ``ckpt_dir``."""
+    """Read and split the cohort, fit the preprocessing on the training cases and save it to ``ckpt_dir``
+    (by rank 0 only when torch.distributed is initialised)."""
     data = build_tcga_data(
         root, num_genes=num_genes, val_fraction=val_fraction, seed=seed, spatial_size=(patch_size, patch_size)
     )
-    os.makedirs(ckpt_dir, exist_ok=True)
-    data.save_preprocessing(Path(ckpt_dir) / PREPROCESSING_FILE)
+    if _is_rank0():  # every rank fits the same preprocessing (same split); one writes it
+        os.makedirs(ckpt_dir, exist_ok=True)
+        data.save_preprocessing(Path(ckpt_dir) / PREPROCESSING_FILE)
+    _barrier()
     return data
 
 

@@ -253,7 +253,10 @@ class MCDropoutInferer(Inferer):
         def predictor(x: torch.Tensor) -> dict[str, torch.Tensor]:
             return self._moments(x, network, *args, **kwargs)
 
-        moments = predictor(inputs) if self.inferer is None else self.inferer(inputs, predictor)
+        if self.inferer is None:  # the entropy of the mean, computed for the mutual information, is final here
+            moments = self._moments(inputs, network, *args, keep_entropy=True, **kwargs)
+        else:
+            moments = self.inferer(inputs, predictor)
         if not isinstance(moments, dict):
             raise ValueError(f"the inner inferer must return the predictor's dict, got {type(moments).__name__}.")
         return self._finalize(moments)
@@ -288,11 +291,18 @@ class MCDropoutInferer(Inferer):
             return network.mc_dropout()
         return enable_mc_dropout(network)
 
-    def _chunk_size(self, stacked: Any, device: torch.device) -> int:
+    def _chunk_size(self, stacked: Any, device: torch.device, per_sample_bytes: int | None = None) -> int:
+        """Samples per batched call: ``sample_batch_size``, else all on GPU, else the CPU byte budget.
+
+        On CPU the budget applies to the largest tensor of ``stacked`` (one repeated copy per sample), or to
+        ``per_sample_bytes`` when given (the decode_samples path, where the head output is the largest tensor).
+        """
         if self.sample_batch_size is not None:
             return self.sample_batch_size
         if device.type != "cpu":
             return self.num_samples
+        if per_sample_bytes is not None:
+            return int(min(self.num_samples, max(1, CPU_CHUNK_BYTES // max(per_sample_bytes, 1))))
         sizes = [0]
 
         def visit(obj: Any) -> None:
@@ -311,10 +321,13 @@ class MCDropoutInferer(Inferer):
         visit(stacked)
         return int(min(self.num_samples, max(1, CPU_CHUNK_BYTES // max(max(sizes), 1))))
 
-    def _moments(self, x: torch.Tensor, network: Any, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+    def _moments(
+        self, x: torch.Tensor, network: Any, *args: Any, keep_entropy: bool = False, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
         t_all = self.num_samples
         encode_path = hasattr(network, "encode") and hasattr(network, "decode") and not args and not kwargs
-        s1 = s2 = ent = alea = None
+        fold = encode_path and hasattr(network, "decode_samples")
+        acc: dict[str, torch.Tensor] = {}
         b = x.shape[0]
         for v, axes in enumerate(self.flip_variants):
             dims = [a + 2 for a in axes]
@@ -322,12 +335,16 @@ class MCDropoutInferer(Inferer):
                 raise ValueError(f"flip axes {axes} out of range for input with {x.ndim - 2} spatial dims.")
             xv = torch.flip(x, dims) if dims else x
             feats = network.encode(xv) if encode_path else None
-            chunk = self._chunk_size(feats if encode_path else xv, x.device)
-            for start in range(0, t_all, chunk):
-                n = min(chunk, t_all - start)
+            # fold path: the largest per-sample tensor is the head output, sized from the first (1-sample) chunk
+            chunk = None if fold else self._chunk_size(feats if encode_path else xv, x.device)
+            start = 0
+            while start < t_all:
+                n = min(chunk or 1, t_all - start)
                 seeds = None if self.seed is None else [self.seed + v * t_all + start + j for j in range(n)]
                 with self._dropout_context(network, seeds):
-                    if encode_path:
+                    if fold:
+                        out = network.decode_samples(feats, n)
+                    elif encode_path:
                         out = network.decode(repeat_batch(feats, n))
                     else:
                         out = network(repeat_batch(xv, n), *args, **kwargs)
@@ -335,37 +352,58 @@ class MCDropoutInferer(Inferer):
                 if dims and logits.ndim == x.ndim:
                     logits = torch.flip(logits, dims)
                     logvar = torch.flip(logvar, dims) if logvar is not None else None
-                logits = logits.float()
-                probs = torch.softmax(logits, 1) if self.activation == "softmax" else torch.sigmoid(logits)
-                probs = probs.reshape(n, b, *probs.shape[1:])
-                # running sums with reductions that allocate no sample-sized temporaries (memory-bound on CPU)
-                s1 = probs.sum(0) if s1 is None else s1 + probs.sum(0)
-                sq = torch.linalg.vector_norm(probs, 2, dim=0).square()
-                s2 = sq if s2 is None else s2 + sq
-                if self.activation == "sigmoid":
-                    q = 1.0 - probs
-                    xl = q.xlogy_(q).add_(probs.xlogy_(probs))
-                else:
-                    xl = probs.xlogy_(probs)  # in place: probs is not used after this
-                h = -xl.sum(dim=(0, 2)).unsqueeze(1)
-                ent = h if ent is None else ent + h
-                if logvar is not None:
-                    lv = logvar.float().exp().reshape(n, b, *logvar.shape[1:]).sum(0)
-                    alea = lv if alea is None else alea + lv
+                if chunk is None:
+                    per_sample = (logits.numel() + (logvar.numel() if logvar is not None else 0)) * 4 // n
+                    chunk = self._chunk_size(None, x.device, per_sample)
+                # per-sample running sums: sample-sized temporaries stay small (see CPU_CHUNK_BYTES)
+                for t in range(n):
+                    lv = None if logvar is None else logvar[t * b : (t + 1) * b].float().exp()
+                    self._accumulate(acc, logits[t * b : (t + 1) * b].float(), lv)
+                start += n
         total = float(self.total_samples)
-        mean = s1 / total  # type: ignore[operator]
-        expected_entropy = ent / total  # type: ignore[operator]
+        mean = acc["s1"] / total
+        entropy = predictive_entropy(mean, self.activation)
         moments = {
             "mean": mean,
-            "variance": (s2 / total - mean * mean).clamp_min(0.0),  # type: ignore[operator]
-            "mutual_information": (predictive_entropy(mean, self.activation) - expected_entropy).clamp_min(0.0),
+            "variance": (acc["s2"] / total - mean * mean).clamp_min(0.0),
+            "mutual_information": (entropy - acc["entropy"] / total).clamp_min(0.0),
         }
-        if alea is not None:
-            moments["aleatoric"] = alea / total
+        if "aleatoric" in acc:
+            moments["aleatoric"] = acc["aleatoric"] / total
+        if keep_entropy:
+            moments["entropy"] = entropy
         return moments
 
+    def _accumulate(self, acc: dict[str, torch.Tensor], logits: torch.Tensor, var: torch.Tensor | None) -> None:
+        """Add one sample's probabilities, squared probabilities, entropy (and aleatoric variance) to ``acc``.
+
+        Softmax entropy from one ``log_softmax``: ``p = exp(log p)``, ``H = -sum_c p_c log p_c`` (no second
+        logarithm; ``xlogy`` is several times slower on CPU).
+        """
+        if self.activation == "softmax":
+            logp = torch.log_softmax(logits, 1)
+            probs = logp.exp()
+            h = logp.mul_(probs).sum(1, keepdim=True).neg_()
+        else:
+            probs = torch.sigmoid(logits)
+            h = predictive_entropy(probs, "sigmoid")
+        if not acc:
+            acc.update(s1=probs, s2=probs * probs, entropy=h)
+        else:
+            acc["s1"].add_(probs)
+            acc["s2"].addcmul_(probs, probs)
+            acc["entropy"].add_(h)
+        if var is not None:
+            if "aleatoric" in acc:
+                acc["aleatoric"].add_(var)
+            else:
+                acc["aleatoric"] = var
+
     def _finalize(self, moments: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        out = {"mean": moments["mean"], "entropy": predictive_entropy(moments["mean"], self.activation)}
+        entropy = moments.get("entropy")
+        if entropy is None:  # after an inner inferer: the entropy of the blended mean
+            entropy = predictive_entropy(moments["mean"], self.activation)
+        out = {"mean": moments["mean"], "entropy": entropy}
         out["variance"] = moments["variance"]
         out["mutual_information"] = moments["mutual_information"]
         if "aleatoric" in moments:

@@ -383,7 +383,7 @@ class DIANet(nn.Module):
         Raises:
             KeyError: a task's features are missing.
         """
-        return self._decode(features, 1)
+        return self._decode(features, None)
 
     def decode_samples(self, features: DIANetFeatures, num_samples: int) -> DIANetOutput:
         """``num_samples`` dropout samples of :meth:`decode` at once, without repeating the head features.
@@ -410,18 +410,19 @@ class DIANet(nn.Module):
             raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
         return self._decode(features, int(num_samples))
 
-    def _decode(self, features: DIANetFeatures, num_samples: int) -> DIANetOutput:
+    def _decode(self, features: DIANetFeatures, num_samples: int | None) -> DIANetOutput:
+        """``decode`` (``num_samples=None``: each head's ``forward``) or ``decode_samples`` (``forward_samples``)."""
         outputs: dict[str, torch.Tensor | None] = {t: None for t in DIANET_TASKS}
         logvars: dict[str, torch.Tensor] = {}
         for task in self.tasks:
             if task not in features.head_features:
                 raise KeyError(f"DIANetFeatures has no head features for task '{task}'.")
             head, x = self.heads[task], features.head_features[task]
-            y, logvar = head(x) if num_samples == 1 else head.forward_samples(x, num_samples)
+            y, logvar = head(x) if num_samples is None else head.forward_samples(x, num_samples)
             outputs[task] = y
             if logvar is not None:
                 logvars[task] = logvar
-        if num_samples > 1:
+        if num_samples is not None and num_samples > 1:
             features = replace(features, head_features={}).repeat(num_samples)
         return DIANetOutput(
             segmentation=outputs["segmentation"],

@@ -221,3 +221,45 @@ def test_real_dianet_seeded_mean_and_maps(spatial_dims, tasks, flips):
     assert torch.allclose(out["mean"], ref.float(), atol=1e-5)
     assert all(bool(torch.isfinite(v).all()) for v in out.values())
     assert float(out["mutual_information"].max()) > 0
+
+
+class _DecodeOnly(nn.Module):
+    """A DIANet seen without ``decode_samples``: the inferer repeats the features and calls ``decode``."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.tasks = net.tasks
+
+    def encode(self, x):
+        return self.net.encode(x)
+
+    def decode(self, features):
+        return self.net.decode(features)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+def test_folded_decode_samples_path_equals_repeated_decode_path(activation):
+    from monai_dianet.networks.nets import DIANet
+
+    torch.manual_seed(0)
+    net = DIANet(
+        3, 1, 3, dropout=0.3, heteroscedastic=True, fusion_channels=8, latent_channels=8, codebook_size=4,
+        decoder_channels=8,
+    ).eval()
+    calls = []
+    original = net.decode_samples
+    net.decode_samples = lambda feats, n: calls.append(n) or original(feats, n)
+    x = torch.randn(1, 1, 32, 32, 32)
+    inferer = MCDropoutInferer(num_samples=5, activation=activation, seed=3, tta_flips=[1])
+    with torch.no_grad():
+        fast = inferer(x, net)
+        slow = inferer(x, _DecodeOnly(net))
+    assert sum(calls) == inferer.total_samples  # the folded path was taken for every sample
+    assert set(fast) == set(slow) == {"mean", "entropy", "variance", "mutual_information", "aleatoric"}
+    for key in fast:
+        assert torch.allclose(fast[key], slow[key], atol=1e-5), key
+    assert float(fast["mutual_information"].max()) > 0

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from monai_dianet.data.synthetic.tcga import generate_tcga
 
@@ -88,3 +89,21 @@ def test_bundle_with_dataset_dir_and_held_out_cohort(tmp_path):
          "--mc_samples", "2", "--max_figures", "1")
     records = _check_report(out / "inference", 8, 1)  # a new cohort: every case
     assert any(len(r["modalities_present"]) < 3 for r in records)
+
+
+@pytest.mark.slow
+def test_multi_gpu_train_torchrun_gloo_from_repo_root(tmp_path):
+    """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo), started from outside the bundle."""
+    root = _copy_bundle(tmp_path)
+    configs = f"['{root / 'configs' / 'train.json'}','{root / 'configs' / 'multi_gpu_train.json'}']"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "monai.bundle", "run",
+           "--bundle_root", str(root), "--config_file", configs, *SMALL, "--batch_size", "4", "--synthetic_cases", "16"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"torchrun failed:\n{log[-4000:]}"
+    assert log.count("SupervisedTrainer - INFO - Epoch[1] Complete") == 2  # both ranks trained
+    state = torch.load(root / "models" / "model.pt", weights_only=True)
+    assert not any(k.startswith("module.") for k in state)  # saved without the DDP wrapper
+    assert (root / "models" / "preprocessing.json").is_file() and (root / "models" / "checkpoint_final.pt").is_file()
+    assert len(list((root / "data" / "tcga_synthetic" / "patches").iterdir())) > 0  # rank 0 wrote the cohort

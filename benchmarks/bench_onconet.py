@@ -52,17 +52,35 @@ def select(data: dict[str, torch.Tensor], modalities: tuple[str, ...]) -> dict[s
     return out
 
 
+def inner_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stratified split of the training indices into (fit, early-stopping validation); the test cases play no part."""
+    g = torch.Generator().manual_seed(seed)
+    fit, stop = [], []
+    for c in labels.unique():
+        idx = torch.nonzero(labels == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        k = int(round(fraction * len(idx)))
+        stop.append(idx[:k])
+        fit.append(idx[k:])
+    return torch.cat(fit).sort().values, torch.cat(stop).sort().values
+
+
 def train_onconet(
     net: OncoNet, train: dict[str, torch.Tensor], epochs: int, batch_size: int = 16, lr: float = 1e-3, seed: int = 0,
-    contrastive_weight: float = 0.1,
+    contrastive_weight: float = 0.1, weight_decay: float = 1e-4, stop_data: dict[str, torch.Tensor] | None = None,
 ) -> OncoNet:
-    """Plain mini-batch training of OncoNet with its objective (CE + eq 10 L2 + eq 15 contrastive)."""
+    """Plain mini-batch training of OncoNet with its objective (CE + eq 10 L2 + eq 15 contrastive).
+
+    With ``stop_data`` (cases taken out of the training split), the weights of the epoch with the best AUC on
+    those cases are kept (early stopping by model selection); without it, the last epoch's.
+    """
     torch.manual_seed(seed)
     loss_fn = OncoNetLoss(net, contrastive_weight=contrastive_weight)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     n = len(train["label"])
     usable = train["modality_mask"].any(1)
+    best, best_state = -1.0, None
     for _ in range(epochs):
         net.train()
         perm = torch.randperm(n)
@@ -77,6 +95,12 @@ def train_onconet(
             loss.backward()
             opt.step()
         sched.step()
+        if stop_data is not None:
+            _, auc = scores(stop_data["label"].numpy(), predict(net, stop_data))
+            if auc > best:
+                best, best_state = auc, {k: v.detach().clone() for k, v in net.state_dict().items()}
+    if best_state is not None:
+        net.load_state_dict(best_state)
     return net.eval()
 
 
@@ -106,6 +130,11 @@ def cohort_benchmark(args) -> dict[str, list[tuple[float, float]]]:
             data = build_tcga_data(tmp, num_genes=args.genes, val_fraction=0.4, seed=seed,
                                    spatial_size=(args.patch_size, args.patch_size), random_patch_train=False)
             train, val = stack_dataset(data.datasets["train"]), stack_dataset(data.datasets["val"])
+        stop = None
+        if args.early_stopping > 0:  # model selection on cases of the training split, never on the test cases
+            fit_idx, stop_idx = inner_split(train["label"], args.early_stopping, seed)
+            train_all, train = train, {k: v[fit_idx] for k, v in train.items()}
+            stop = {k: v[stop_idx] for k, v in train_all.items()}
         common = dict(in_channels=3, num_classes=max(data.num_classes, 2), num_genes=data.num_genes,
                       num_clinical=data.num_clinical, embed_dim=32, dropout=0.2, edge_index=data.edge_index,
                       img_size=args.patch_size)
@@ -123,17 +152,19 @@ def cohort_benchmark(args) -> dict[str, list[tuple[float, float]]]:
             net = OncoNet(**common, **kwargs)
             t0 = time.perf_counter()
             train_onconet(net, select(train, modalities), args.epochs, lr=args.lr, seed=seed,
-                          contrastive_weight=0.1 if len(modalities) > 1 else 0.0)
+                          contrastive_weight=0.1 if len(modalities) > 1 else 0.0, weight_decay=args.weight_decay,
+                          stop_data=None if stop is None else select(stop, modalities))
             probs = predict(net, select(val, modalities))
             results.setdefault(name, []).append(scores(val["label"].numpy(), probs))
             print(f"  seed {seed} {name}: acc/auc {results[name][-1]} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        x_train = torch.cat([train["genes"], train["clinical"]], 1).numpy()
+        tab = train if stop is None else train_all  # no early stopping: the baselines fit on every training case
+        x_train = torch.cat([tab["genes"], tab["clinical"]], 1).numpy()
         x_val = torch.cat([val["genes"], val["clinical"]], 1).numpy()
         for name, model in {
             "sklearn LogisticRegression (genes + clinical)": LogisticRegression(max_iter=5000),
             "sklearn GradientBoosting (genes + clinical)": GradientBoostingClassifier(random_state=seed),
         }.items():
-            model.fit(x_train, train["label"].numpy())
+            model.fit(x_train, tab["label"].numpy())
             results.setdefault(name, []).append(scores(val["label"].numpy(), model.predict_proba(x_val)))
             print(f"  seed {seed} {name}: acc/auc {results[name][-1]}", flush=True)
     return results
@@ -192,20 +223,25 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--tabular-epochs", type=int, default=60)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--early-stopping", type=float, default=0.0,
+                        help="fraction of the training cases held out to pick each network's best epoch (AUC)")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--modality-dropout", type=float, default=0.2, help="of the full model, in training")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--image-encoder", default="cnn", choices=["cnn", "dianet", "vit"])
     parser.add_argument("--skip", nargs="*", default=[], choices=["cohort", "tabular", "timing"])
     args = parser.parse_args()
-    
+    torch.set_num_threads(args.threads)
     if "cohort" not in args.skip:
         print(f"== generated TCGA cohort: {args.cases} cases, 40 % held out, {args.epochs} epochs, seeds {args.seeds}")
         results = cohort_benchmark(args)
         base = max(np.mean([r[1] for r in v]) for k, v in results.items() if "only" in k)
-        print(f"{'model':58s} {'accuracy':>9s} {'AUC':>7s} {'AUC / best single':>18s}")
+        print(f"{'model':58s} {'accuracy (mean +- sd)':>22s} {'AUC (mean +- sd)':>18s} {'AUC / best single':>18s}")
         for name, values in results.items():
-            acc, auc = np.mean([v[0] for v in values]), np.mean([v[1] for v in values])
-            print(f"{name:58s} {acc:9.3f} {auc:7.3f} {auc / base:18.3f}")
+            acc, auc = np.array([v[0] for v in values]), np.array([v[1] for v in values])
+            print(f"{name:58s} {acc.mean():13.3f} +- {acc.std():.3f} {auc.mean():9.3f} +- {auc.std():.3f} "
+                  f"{auc.mean() / base:18.3f}")
     if "tabular" not in args.skip:
         print("== Wisconsin breast cancer (569 patients, 30 features), stratified 5-fold CV")
         aucs = breast_cancer_benchmark(args)

@@ -22,14 +22,16 @@ from monai_dianet.transforms.domain_shift import RandDomainShift
 
 __all__ = ["DEFAULT_TARGET_SHIFT", "generate_lesion_slice", "make_domain_shift_task"]
 
-#: the default target "scanner": darker, flatter, non-linear response, shading and 3x the noise.
+#: the default target "scanner": a fixed, darker intensity response (x 0.65) with twice the source noise.
+#: Chosen by measurement (benchmarks/RESULTS.md, domain adaptation): it moves the lesions (~0.8 -> ~0.55) to
+#: near the source decision threshold, so a source-only model loses 13-32 points of target accuracy, while the
+#: class cue (a lesion is brighter than the organ) is kept. Shifts that were tried and rejected: a per-image
+#: min/max gamma (it maps a lesion-free organ to the top of the range, i.e. inverts the class cue), and large
+#: offsets or per-image random parameters (the source-only model then calls every target case one class, and
+#: class-agnostic feature alignment has no signal for which target cluster is which: it flips between seeds).
 DEFAULT_TARGET_SHIFT: dict[str, float | tuple[float, float]] = {
-    "gamma": (2.0, 2.6),
-    "contrast": (0.5, 0.7),
-    "scale": (0.8, 1.0),
-    "offset": (0.45, 0.6),
-    "bias_field": 0.25,
-    "noise_std": (0.06, 0.1),
+    "scale": 0.65,
+    "noise_std": 0.06,
 }
 
 

@@ -18,8 +18,9 @@ if [ -f "$stamp" ] && [ "$stamp" -nt "$root/setup.cfg" ] && "$venv/bin/python" -
     exit 0
 fi
 echo "[setup_env] installing torch==2.13.0 (CPU wheel) and monai-dianet[all,dev] into $venv"
-"${pip[@]}" install "torch==2.13.0"
-"${pip[@]}" install -e "$root[all,dev]"
+# grep drops pip's notices about the machine's unused local index folders (pip.conf find-links)
+{ "${pip[@]}" install "torch==2.13.0" && "${pip[@]}" install -e "$root[all,dev]"; } 2>&1 \
+    | { grep -v "^WARNING: Location 'file://" || true; }
 "$venv/bin/python" -m pip check
 touch "$stamp"
 echo "[setup_env] done"

@@ -10,7 +10,9 @@ number of iterations:
   statistics: separates that effect from the domain loss);
 - ``mmd``: ``DomainAdaptiveTrainer`` + ``MMDLoss`` on the pooled latent (eq 22-23);
 - ``adv``: ``DomainAdaptiveTrainer`` + ``DomainAdversarialLoss`` (discriminator + gradient reversal with the
-  DANN schedule, eq 24).
+  DANN schedule, eq 24);
+- ``im`` / ``mmd_im``: the target information-maximisation term alone / added to ``mmd``
+  (``target_entropy_weight=--im-weight``).
 
 The domain weight lambda3 is constant (``--ramp``: DANN ramp-up); the adversarial loss's reversal weight always
 follows the DANN schedule. Reported per method (mean
@@ -19,7 +21,7 @@ the trained model, and ratios against ``source`` run side by side in the same pr
 
 Example::
 
-    python benchmarks/bench_domain_adaptation.py --iters 256 --seeds 0 1 2 --threads 2
+    python benchmarks/bench_domain_adaptation.py --iters 128 --seeds 0 1 2 3 4 --methods source mmd --ramp --threads 1
 """
 
 from __future__ import annotations

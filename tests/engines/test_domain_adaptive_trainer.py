@@ -320,7 +320,8 @@ def test_built_from_bundle_config_with_dianet():
 
 
 # ---------------------------------------------------------------------------------------------- domain-shift demo
-DEMO = {"num_source": 64, "num_target": 64, "num_test": 64, "size": 32, "batch": 8, "epochs": 8}
+DEMO = {"num_source": 128, "num_target": 128, "num_test": 128, "size": 32, "batch": 8, "epochs": 8}
+DEMO_SEEDS = (0, 1)
 
 
 def _demo_net() -> DIANet:
@@ -342,20 +343,20 @@ def _evaluate(net: DIANet, task) -> dict[str, float]:
     return result
 
 
-def _train(task, domain_loss, seed: int = 0) -> dict[str, float]:
+def _train(task, domain_loss, seed: int) -> dict[str, float]:
     set_determinism(seed)
     net = _demo_net()
     source = DataLoader(task["source_train"], batch_size=DEMO["batch"], shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(seed))
     opt = torch.optim.Adam(net.parameters(), 1e-3)
-    if domain_loss is None:  # source-only baseline: same network, data order, iterations and optimiser
+    if domain_loss is None:  # source-only baseline: same network, initial weights, data order, iterations, optimiser
         trainer = DIANetTrainer("cpu", DEMO["epochs"], source, net, opt, DIANetLoss())
     else:
         target = DataLoader(task["target_train"], batch_size=DEMO["batch"], shuffle=True, drop_last=True,
                             generator=torch.Generator().manual_seed(seed + 1))
         trainer = DomainAdaptiveTrainer(
             "cpu", DEMO["epochs"], source, target, net, opt, DIANetLoss(), domain_loss=domain_loss,
-            domain_weight=1.0, domain_feature="pooled_latent",
+            domain_weight=1.0, domain_weight_schedule=DANNSchedule(), domain_feature="pooled_latent",
         )
     trainer.run()
     set_determinism(None)
@@ -364,20 +365,27 @@ def _train(task, domain_loss, seed: int = 0) -> dict[str, float]:
 
 @pytest.mark.slow
 def test_domain_adaptation_beats_source_only_under_scanner_shift():
-    """The shift hurts the source-only model; MMD adaptation shrinks the feature MMD and recovers accuracy."""
-    task = make_domain_shift_task(
-        DEMO["num_source"], DEMO["num_target"], DEMO["num_test"], size=DEMO["size"], seed=0, task="classification"
-    )
+    """Over several seeds: the shift hurts the source-only model; MMD adaptation (lambda3 ramped up with the DANN
+    schedule) shrinks the source-target feature MMD and raises target accuracy with the same budget."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread: the same reduction order, hence the same trajectory, on any machine
+    runs = []
     try:
-        source_only = _train(task, None)
-        adapted = _train(task, MMDLoss())
+        for seed in DEMO_SEEDS:
+            task = make_domain_shift_task(DEMO["num_source"], DEMO["num_target"], DEMO["num_test"],
+                                          size=DEMO["size"], seed=seed, task="classification")
+            runs.append((_train(task, None, seed), _train(task, MMDLoss(), seed)))
     finally:
         torch.set_num_threads(threads)
-    # the shift truly hurts: the source-only model works on source data and fails on the target
-    assert source_only["source_test"] >= 0.75
-    assert source_only["target_test"] <= 0.6
-    # adaptation aligns the domains and transfers the task
-    assert adapted["mmd"] < 0.6 * source_only["mmd"]
-    assert adapted["target_test"] >= source_only["target_test"] + 0.15
+    src_source_acc = [s["source_test"] for s, _ in runs]
+    src_target_acc = [s["target_test"] for s, _ in runs]
+    ada_target_acc = [a["target_test"] for _, a in runs]
+    src_mmd = [s["mmd"] for s, _ in runs]
+    ada_mmd = [a["mmd"] for _, a in runs]
+    # the source-only model learns the task on the source domain and loses accuracy on the shifted target
+    assert min(src_source_acc) >= 0.75
+    assert sum(src_source_acc) / len(runs) - sum(src_target_acc) / len(runs) >= 0.15
+    # adaptation aligns the domains (every seed) and transfers the task: never worse, clearly better on average
+    assert all(a < s for a, s in zip(ada_mmd, src_mmd))
+    assert all(a >= s for a, s in zip(ada_target_acc, src_target_acc))
+    assert sum(ada_target_acc) / len(runs) >= sum(src_target_acc) / len(runs) + 0.1

@@ -2,7 +2,8 @@
 
 The source domain is the clean synthetic image; the target domain is the *same kind* of anatomy passed
 through :class:`~monai_dianet.transforms.RandDomainShift` (gamma, contrast, bias field, intensity offset and
-noise), i.e. a scanner with another intensity response. Source cases are labelled; target training cases
+noise; the default :data:`DEFAULT_TARGET_SHIFT` is a fixed darker response plus noise), i.e. a scanner with
+another intensity response. Source cases are labelled; target training cases
 are given without labels (unsupervised domain adaptation); labelled target test cases measure how well a
 model transfers.
 

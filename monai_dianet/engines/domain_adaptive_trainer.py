@@ -177,10 +177,18 @@ class DomainAdaptiveTrainer(DIANetTrainer):
         joint_forward: run source and target in one concatenated forward pass when possible.
         target_prepare_batch: ``prepare_batch`` for target batches (default: the trainer's); only its first
             returned element (the image) is used.
+        target_entropy_weight: weight ``lambda_IM`` of an optional extra term on the unlabelled target
+            predictions (main head), :func:`target_information_loss`:
+            ``L = L_task + lambda3 * L_domain + lambda_IM * L_IM``, ``lambda_IM`` following
+            ``domain_weight_schedule`` too; 0 (default) leaves eq 22 unchanged. Logged as ``"loss/target_entropy"``.
+            Measured on the domain-shift demo it did not fix class-agnostic alignment once the source-only model
+            had collapsed (benchmarks/RESULTS.md); offered as an option, not a default.
+        target_diversity: keep the class-diversity part of :func:`target_information_loss` (else plain entropy
+            minimisation, which can collapse every target case onto one class).
 
     Raises:
-        ValueError: when ``domain_weight`` is negative, a penalty weight names no penalty, or a target batch
-            is empty.
+        ValueError: when ``domain_weight`` or ``target_entropy_weight`` is negative, a penalty weight names no
+            penalty, or a target batch is empty.
 
     Example::
 

@@ -42,7 +42,7 @@ def _barrier() -> None:
 def prepare_tcga_root(
     dataset_dir: str | os.PathLike | None,
     bundle_root: str | os.PathLike,
-    num: int = 120,
+    num: int = 240,
     seed: int = 0,
     num_genes: int = 256,
     patch_size: int = 64,

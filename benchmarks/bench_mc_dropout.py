@@ -1,8 +1,9 @@
-"""Cost of MC-dropout inference with DIANet: ``MCDropoutInferer`` (encode once, batched decode) vs one deterministic
-pass vs T naive full passes, side by side in one process, printed as ratios.
+"""Cost of MC-dropout inference with DIANet: ``MCDropoutInferer`` (encode once, then ``DIANet.decode_samples``) vs one
+deterministic pass vs T naive full passes, side by side in one process, printed as ratios.
 
 DIANet keeps dropout only in the heads' final projections (contract: ``encode``/``decode`` split), so the T stochastic
-samples cost one encoder pass plus T cheap projections.
+samples cost one encoder pass plus T cheap projections (the channel-dropout masks folded into the 1x1 projection
+weights, one grouped convolution over the un-repeated features) and the per-voxel statistics.
 
 Usage::
 

@@ -2,9 +2,10 @@
 
 Hand-written (MONAI has no MC-dropout inferer). The T stochastic passes reuse the deterministic part of the network:
 when the network has ``encode``/``decode`` (the DIANet contract: dropout lives only in ``decode``), ``encode`` runs
-once per input (per flip for TTA) and the T dropout samples are decoded batched, the encoded features repeated along
-the batch dimension ``sample_batch_size`` samples at a time (:func:`repeat_batch`: for a batch of one an expanded
-view, no copy). Other networks get T full passes (also batched) with only
+once per input (per flip for TTA) and the T dropout samples are decoded batched: with ``decode_samples`` (DIANet:
+channel-dropout masks folded into the 1x1 projection weights, no repeated features), else by ``decode`` on the
+encoded features repeated along the batch dimension ``sample_batch_size`` samples at a time (:func:`repeat_batch`:
+for a batch of one an expanded view, no copy). Other networks get T full passes (also batched) with only
 their dropout modules switched on - never ``model.train()``, which would also switch batch norm to batch statistics.
 """
 
@@ -166,10 +167,12 @@ class MCDropoutInferer(Inferer):
     - ``"aleatoric"``: ``E_t[exp(logvar_t)]`` ``(B, C, ...)`` when the network returns a heteroscedastic
       log-variance for the selected head (``DIANetOutput.aleatoric_logvar``).
 
-    Efficient path: a network with ``encode(x)`` and ``decode(features)`` (DIANet) is encoded once; the features are
-    repeated ``n`` times along the batch dim (``n <= sample_batch_size``) and decoded under ``network.mc_dropout()``
-    (or :func:`seeded_mc_dropout` when ``seed`` is set). Otherwise the input itself is repeated and the full network
-    run with its dropout modules on (:func:`enable_mc_dropout`). Either way no ``model.train()``.
+    Efficient path: a network with ``encode(x)`` and ``decode(features)`` (DIANet) is encoded once; ``n`` samples
+    (``n <= sample_batch_size``) are decoded at once under ``network.mc_dropout()`` (or :func:`seeded_mc_dropout`
+    when ``seed`` is set) by ``network.decode_samples(features, n)`` when the network has it (DIANet: sample-major
+    output equal to ``decode`` of the repeated features), else by ``decode`` of the features repeated ``n`` times
+    along the batch dim. Otherwise the input itself is repeated and the full network run with its dropout modules on
+    (:func:`enable_mc_dropout`). Either way no ``model.train()``. Statistics are accumulated one sample at a time.
 
     Seeding: with ``seed=s``, the sample with global index ``k = v * num_samples + t`` (flip variant ``v`` with
     ``v = 0`` the unflipped input, sample ``t``) uses dropout masks from ``seeded_mc_dropout(network, [s + k])``.
@@ -187,7 +190,8 @@ class MCDropoutInferer(Inferer):
         inferer: optional inner inferer called as ``inferer(inputs, predictor)``; ``None`` calls the predictor
             on the whole input.
         sample_batch_size: how many samples are decoded in one batched call. Default ``None``: all ``num_samples``
-            on GPU; on CPU as many as keep the largest repeated tensor within ``CPU_CHUNK_BYTES`` (16 MiB; larger
+            on GPU; on CPU as many as keep the largest repeated tensor (with ``decode_samples``: the head output of
+            the samples, sized from a first one-sample call) within ``CPU_CHUNK_BYTES`` (16 MiB; larger
             allocations page-fault on every call and cost more than the arithmetic), at least 1.
         tta_flips: ``None`` or a sequence of spatial axes (0-based over the spatial dims, an int or a tuple of
             ints each) to flip as extra test-time-augmentation variants; the unflipped input is always included.

@@ -11,7 +11,7 @@ export MPLBACKEND=Agg
 bundle="$root/bundles/dianet_brats_segmentation"
 cd "$bundle"
 # Small CPU settings: a few minutes on two cores. Drop them for a real run.
-quick=(--max_epochs 2 --roi_size "[64,64,32]" --num_workers 0)
+quick=(--max_epochs 12 --learning_rate 0.005 --roi_size "[64,64,32]" --num_workers 0)
 
 echo "== train (checkpoints in $bundle/models) =="
 "$py" -m monai.bundle run --config_file configs/train.json "${quick[@]}" "$@"

@@ -1,0 +1,48 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Fixtures of the MONAI Label / PACS tests (see monailabel_harness.py for the namespace and server helpers)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from monailabel_harness import ROOT, NetNamespace, have_pacs_tools, start_orthanc
+
+
+@pytest.fixture(scope="session")
+def pacs_tools_ready() -> Path:
+    """Run scripts/setup_monailabel.sh (idempotent: venv + Debian packages); returns the MONAI Label python."""
+    reason = have_pacs_tools()
+    if reason:
+        pytest.skip(reason)
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "setup_monailabel.sh")], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.fail(f"scripts/setup_monailabel.sh failed:\n{out.stderr[-4000:]}")
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def netns():
+    ns = NetNamespace()
+    try:
+        yield ns
+    finally:
+        ns.close()
+
+
+@pytest.fixture
+def orthanc(netns, tmp_path, pacs_tools_ready):
+    """A fresh Orthanc (own config and storage folder) in the test's namespace: ``(netns, base_url)``."""
+    proc, url = start_orthanc(netns, tmp_path / "orthanc")
+    yield netns, url
+    netns.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def brats_case(tmp_path_factory) -> dict:
+    """One generated BraTS 2021 case (48 x 48 x 32): ``{"image": [4 NIfTI paths], "label": path, "case_id"}``."""
+    from monai_dianet.data.synthetic import generate_brats
+
+    return generate_brats(tmp_path_factory.mktemp("brats"), num=1, seed=3, shape=(48, 48, 32))[0]

@@ -19,7 +19,8 @@ def _raise_input_error(item):
 
 def test_input_error_types():
     missing = MissingInputError("checkpoint m.pt does not exist")
-    assert isinstance(missing, InputError) and isinstance(missing, ValueError) and isinstance(missing, FileNotFoundError)
+    assert isinstance(missing, InputError) and isinstance(missing, ValueError)
+    assert isinstance(missing, FileNotFoundError)
     assert str(missing) == "checkpoint m.pt does not exist"
 
 

@@ -4,5 +4,14 @@
 
 from .startup import start_run
 from .version import MONAIVersionWarning, check_monai_version
+from .zoo import check_torchscript_export, check_workflow_properties, verify_bundle_metadata, verify_bundle_net
 
-__all__ = ["MONAIVersionWarning", "check_monai_version", "start_run"]
+__all__ = [
+    "MONAIVersionWarning",
+    "check_monai_version",
+    "check_torchscript_export",
+    "check_workflow_properties",
+    "start_run",
+    "verify_bundle_metadata",
+    "verify_bundle_net",
+]

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Synthetic lymph-node whole-slide images in the CAMELYON16/17 on-disk formats.
 
 Slides are pyramidal tiled JPEG TIFFs that OpenSlide opens as generic TIFF (each pyramid level a separate
@@ -85,10 +87,12 @@ class _SlideModel:
     Tissue: 1-3 irregular elliptical lymph-node sections (low-frequency shape noise) kept at least 4 nodes
     away from the slide border. Tumour (only when ``tumour``): 1-3 irregular metastases placed in the tissue,
     each at least 3 nodes inside the tissue border and containing its centre node, holes filled, so its
-    outline is a non-empty set of simple polygons.
+    outline is a non-empty set of simple polygons. With ``exclusion``, a disc of normal tissue (radius half
+    the depth of the deepest tumour node, only when that depth is at least 3 nodes) is carved out of the
+    tumour: the CAMELYON16 "exclusion" region, non-tumour tissue inside a tumour outline.
     """
 
-    def __init__(self, seed: tuple[int, int], width: int, height: int, tumour: bool):
+    def __init__(self, seed: tuple[int, int], width: int, height: int, tumour: bool, exclusion: bool = False):
         rng = np.random.default_rng(seed)
         self.seed, self.width, self.height = seed, width, height
         self.step = max(width, height) / _NODES
@@ -132,19 +136,27 @@ class _SlideModel:
             inside = field < 0
             holes = ndimage.binary_fill_holes(inside) & ~inside
             self.tumour = np.where(holes, -np.abs(field), field).astype(np.float32)
+        self.outline = self.tumour  # the annotated outline: the tumour without its exclusion region
+        self.exclusion: np.ndarray | None = None
+        if self.tumour is not None and exclusion and -self.tumour.min() >= 3.0:
+            r0, c0 = np.unravel_index(np.argmin(self.tumour), self.tumour.shape)
+            radius = -0.5 * float(self.tumour.min())
+            self.exclusion = ((np.hypot(rows - r0, cols - c0) / radius - 1.0) * radius).astype(np.float32)
+            self.tumour = np.maximum(self.tumour, -self.exclusion)
 
         fine_shape = (int(height / _FINE_STEP) + 2, int(width / _FINE_STEP) + 2)
         self.fine = rng.standard_normal(fine_shape, dtype=np.float32)
         self.stain = np.clip(smooth_noise(rng, (gh, gw), (6, 6)), -2.5, 2.5)
 
-    def polygons(self) -> list[np.ndarray]:
-        """Tumour outlines as ``(N, 2)`` arrays of level-0 ``(x, y)`` pixel coordinates (empty if no tumour)."""
-        if self.tumour is None:
+    def polygons(self, field: np.ndarray | None) -> list[np.ndarray]:
+        """Zero contours of a level-set field (``outline`` or ``exclusion``) as ``(N, 2)`` arrays of level-0
+        ``(x, y)`` pixel coordinates (empty when the field is None)."""
+        if field is None:
             return []
         from skimage.measure import approximate_polygon, find_contours
 
         out = []
-        for contour in find_contours(self.tumour, 0.0):
+        for contour in find_contours(field, 0.0):
             contour = approximate_polygon(contour, tolerance=0.2)
             if len(contour) >= 4:  # closed contour: first point repeated
                 out.append(contour[:-1, ::-1] * self.step)
@@ -245,16 +257,24 @@ class _SlideModel:
         return cover.reshape(TILE, TILE), shade.reshape(TILE, TILE)
 
 
-def write_asap_polygons(path: str | os.PathLike, polygons: Sequence[np.ndarray], group: str = "Tumor") -> None:
+def write_asap_polygons(
+    path: str | os.PathLike,
+    polygons: Sequence[np.ndarray],
+    group: str | Sequence[str] = "Tumor",
+    names: Sequence[str] | None = None,
+) -> None:
     """Write polygons as an ASAP XML annotation file, the format of the CAMELYON16/17 lesion annotations.
 
     Args:
         path: output ``.xml`` file.
         polygons: each an ``(N, 2)`` array of level-0 ``(x, y)`` pixel coordinates (N >= 3).
-        group: ``PartOfGroup`` of every annotation, also declared under ``<AnnotationGroups>``.
+        group: ``PartOfGroup`` of every annotation, or one group per polygon; each group is also declared under
+            ``<AnnotationGroups>`` (in order of first use).
+        names: ``Name`` of each annotation (default ``"Annotation i"``).
 
     Raises:
-        ValueError: when a polygon is not an ``(N, 2)`` array with N >= 3.
+        ValueError: when a polygon is not an ``(N, 2)`` array with N >= 3, or ``group``/``names`` do not have one
+            entry per polygon.
 
     Example::
 
@@ -262,6 +282,12 @@ def write_asap_polygons(path: str | os.PathLike, polygons: Sequence[np.ndarray],
         >>> read_asap_polygons("/tmp/a.xml")[0]["coordinates"].shape
         (3, 2)
     """
+    groups = [group] * len(polygons) if isinstance(group, str) else [str(g) for g in group]
+    names = [f"Annotation {i}" for i in range(len(polygons))] if names is None else [str(n) for n in names]
+    if len(groups) != len(polygons) or len(names) != len(polygons):
+        raise ValueError(
+            f"group and names need one entry per polygon ({len(polygons)}), got {len(groups)} and {len(names)}."
+        )
     root = ET.Element("ASAP_Annotations")
     annotations = ET.SubElement(root, "Annotations")
     for index, polygon in enumerate(polygons):
@@ -271,13 +297,14 @@ def write_asap_polygons(path: str | os.PathLike, polygons: Sequence[np.ndarray],
                 f"polygon {index} must be an (N, 2) array of (x, y) with N >= 3, got shape {polygon.shape}."
             )
         node = ET.SubElement(
-            annotations, "Annotation", Name=f"Annotation {index}", Type="Polygon", PartOfGroup=group, Color="#F4FA58"
+            annotations, "Annotation", Name=names[index], Type="Polygon", PartOfGroup=groups[index], Color="#F4FA58"
         )
         coordinates = ET.SubElement(node, "Coordinates")
         for order, (x, y) in enumerate(polygon):
             ET.SubElement(coordinates, "Coordinate", Order=str(order), X=f"{x:.4f}", Y=f"{y:.4f}")
-    groups = ET.SubElement(root, "AnnotationGroups")
-    ET.SubElement(ET.SubElement(groups, "Group", Name=group, PartOfGroup="None", Color="#F4FA58"), "Attributes")
+    declared = ET.SubElement(root, "AnnotationGroups")
+    for name in dict.fromkeys(groups if groups else ([group] if isinstance(group, str) else [])):
+        ET.SubElement(ET.SubElement(declared, "Group", Name=name, PartOfGroup="None", Color="#F4FA58"), "Attributes")
     ET.indent(root, space="\t")
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
@@ -294,19 +321,28 @@ def read_asap_polygons(path: str | os.PathLike) -> list[dict]:
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
-        ValueError: when the file is not ASAP XML.
+        ValueError: when the file is not well-formed XML, not ASAP XML, or a coordinate is not a number.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"ASAP annotation file {path} not found.")
-    root = ET.parse(path).getroot()
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ValueError(f"{path} is not well-formed XML ({exc}); expected an ASAP annotation file.") from None
     if root.tag != "ASAP_Annotations":
         raise ValueError(
             f"{path} is not an ASAP annotation file (root element {root.tag!r}, expected 'ASAP_Annotations')."
         )
     out = []
     for node in root.iter("Annotation"):
-        points = sorted(node.iter("Coordinate"), key=lambda c: int(c.get("Order", 0)))
-        coords = np.array([[float(c.get("X")), float(c.get("Y"))] for c in points], dtype=np.float64).reshape(-1, 2)
+        try:
+            points = sorted(node.iter("Coordinate"), key=lambda c: int(c.get("Order", 0)))
+            coords = np.array([[float(c.get("X")), float(c.get("Y"))] for c in points], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{path}: annotation {node.get('Name')!r} has a coordinate without numeric Order/X/Y."
+            ) from None
+        coords = coords.reshape(-1, 2)
         out.append(
             {
                 "name": node.get("Name"),
@@ -340,16 +376,24 @@ def _halve(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def _write_slide(path: Path, model: _SlideModel, mpp: float, quality: int, bar: tqdm) -> None:
-    """Write one slide: level 0 from a tile generator, then 2x-reduced levels until one tile covers a level."""
+def _write_slide(path: Path, model: _SlideModel, mpp: float | None, quality: int, bar: tqdm) -> None:
+    """Write one slide: level 0 from a tile generator, then 2x-reduced levels until one tile covers a level.
+
+    ``mpp=None`` writes no resolution (tifffile's unitless 1/1), so OpenSlide reports no ``openslide.mpp-x/y``.
+    """
     options = {
         "tile": (TILE, TILE),
         "photometric": "rgb",
         "compression": "jpeg",
         "compressionargs": {"level": quality},
-        "resolutionunit": "CENTIMETER",
         "metadata": None,
     }
+
+    def resolution(downsample: int) -> dict:
+        if mpp is None:
+            return {}
+        return {"resolution": (1e4 / (mpp * downsample),) * 2, "resolutionunit": "CENTIMETER"}
+
     level1 = np.empty((model.height // 2, model.width // 2, 3), dtype=np.uint8)
     with tifffile.TiffWriter(path, bigtiff=model.width * model.height > 2**31) as tif:
         tif.write(
@@ -357,12 +401,12 @@ def _write_slide(path: Path, model: _SlideModel, mpp: float, quality: int, bar: 
             shape=(model.height, model.width, 3),
             dtype=np.uint8,
             subfiletype=0,
-            resolution=(1e4 / mpp, 1e4 / mpp),
+            **resolution(1),
             **options,
         )
         level, downsample = level1, 2
         while True:
-            tif.write(level, subfiletype=1, resolution=(1e4 / (mpp * downsample),) * 2, **options)
+            tif.write(level, subfiletype=1, **resolution(downsample), **options)
             if max(level.shape[:2]) <= TILE:
                 break
             level, downsample = _halve(level), downsample * 2
@@ -374,9 +418,11 @@ def generate_camelyon(
     seed: int = 0,
     size: int | Sequence[int] = 8192,
     tumor_fraction: float = 0.5,
-    mpp: float = 0.5,
+    mpp: float | None = 0.5,
     quality: int = 90,
     progress: bool = False,
+    exclusions: bool = False,
+    groups: tuple[str, str] = ("Tumor", "Exclusion"),
 ) -> list[dict]:
     """Write synthetic lymph-node whole-slide images with CAMELYON-style annotations and slide labels.
 
@@ -386,8 +432,10 @@ def generate_camelyon(
       ``size`` and 2x-reduced levels down to one tile (8192 -> 6 levels; at least 3), each level a separate
       top-level page with ``NewSubfileType=1`` on the reduced ones, so OpenSlide (generic TIFF) and MONAI's
       ``WSIReader(backend="openslide")`` open every level; X/YResolution give ``openslide.mpp-x/y = mpp``.
-    - ``annotations/tumor_NNN.xml``: ASAP XML polygons (group ``Tumor``) in level-0 pixel coordinates, for
-      tumour slides only (normal slides have no annotation file, as in CAMELYON16).
+    - ``annotations/tumor_NNN.xml``: ASAP XML polygons in level-0 pixel coordinates, for tumour slides only
+      (normal slides have no annotation file, as in CAMELYON16): tumour outlines in group ``groups[0]``
+      (``Tumor``; CAMELYON16 also uses ``_0``/``_1``, CAMELYON17 ``metastases``) and, with ``exclusions``,
+      the non-tumour region inside an outline in group ``groups[1]`` (``Exclusion``; CAMELYON16 also ``_2``).
     - ``labels.csv``: ``slide,label`` rows with the slide name (no extension) and ``tumor`` / ``normal``.
 
     Planted signal: a pale glass background (about RGB 240) holds 1-3 irregular tissue sections
@@ -396,8 +444,11 @@ def generate_camelyon(
     with small round purple nuclei (about 45 % of 16-px cells). Tumour slides add 1-3 metastases, each at
     least 3 field nodes inside the tissue, where nuclei are denser (90 % of cells), larger (semi-axes 4.5-7 px
     vs 2.5-4 px), pleomorphic and darker (hematoxylin 1.3-1.8 vs 0.9-1.2) and the cytoplasm is paler and more
-    basophilic; the annotation polygons trace exactly that region (to within about a pixel). Slide ``i``
-    depends only on ``(seed, i)``, its size and whether it is a tumour slide.
+    basophilic; the annotation polygons trace exactly that region (to within about a pixel). With
+    ``exclusions``, each tumour slide whose deepest tumour point lies at least 3 field nodes inside the tumour
+    gets a disc of normal tissue around that point (radius half that depth) carved out of the metastasis and
+    annotated as an exclusion polygon inside the unchanged tumour outline. Slide ``i`` depends only on
+    ``(seed, i)``, its size, whether it is a tumour slide and ``exclusions``.
 
     Args:
         out_dir: output folder (created if missing; files with the same names are overwritten).
@@ -406,9 +457,12 @@ def generate_camelyon(
         size: level-0 size, an int (square) or ``(width, height)``; each side a multiple of 256 in
             ``[1024, 65536]``. Memory use is about ``width * height * 0.75`` bytes (the 2x-reduced level).
         tumor_fraction: fraction of tumour slides (the first ``ceil(num * tumor_fraction)`` are tumour).
-        mpp: microns per level-0 pixel written in the resolution tags (0.5 ~ a 20x scan).
+        mpp: microns per level-0 pixel written in the resolution tags (0.5 ~ a 20x scan); ``None`` writes no
+            resolution (a slide without mpp metadata).
         quality: JPEG quality of the tiles (1-100).
         progress: show a tqdm progress bar over all tiles.
+        exclusions: carve an annotated exclusion region out of the tumour of each tumour slide.
+        groups: ASAP ``PartOfGroup`` names of the tumour and the exclusion polygons.
 
     Returns:
         ``[{"slide": path, "annotation": path or None, "label": "tumor" | "normal"}, ...]`` (absolute paths).
@@ -428,8 +482,10 @@ def generate_camelyon(
         raise ValueError(f"num must be a positive number of slides, got {num}.")
     if not 0.0 <= float(tumor_fraction) <= 1.0:
         raise ValueError(f"tumor_fraction must lie in [0, 1], got {tumor_fraction}.")
-    if not float(mpp) > 0:
-        raise ValueError(f"mpp must be positive, got {mpp}.")
+    if mpp is not None and not float(mpp) > 0:
+        raise ValueError(f"mpp must be positive or None, got {mpp}.")
+    if isinstance(groups, str) or len(groups) != 2 or not all(isinstance(g, str) and g for g in groups):
+        raise ValueError(f"groups must be two non-empty names (tumour, exclusion), got {groups!r}.")
     if not 1 <= int(quality) <= 100:
         raise ValueError(f"quality must lie in [1, 100], got {quality}.")
     root = Path(out_dir).resolve()
@@ -444,13 +500,16 @@ def generate_camelyon(
             tumour = index < num_tumour
             name = f"tumor_{index + 1:03d}" if tumour else f"normal_{index - num_tumour + 1:03d}"
             bar.set_postfix_str(name)
-            model = _SlideModel((int(seed), index), width, height, tumour)
+            model = _SlideModel((int(seed), index), width, height, tumour, exclusion=bool(exclusions))
             slide = root / "images" / f"{name}.tif"
-            _write_slide(slide, model, float(mpp), int(quality), bar)
+            _write_slide(slide, model, None if mpp is None else float(mpp), int(quality), bar)
             annotation = None
             if tumour:
                 annotation = root / "annotations" / f"{name}.xml"
-                write_asap_polygons(annotation, model.polygons())
+                outlines, excluded = model.polygons(model.outline), model.polygons(model.exclusion)
+                write_asap_polygons(
+                    annotation, outlines + excluded, group=[groups[0]] * len(outlines) + [groups[1]] * len(excluded)
+                )
             entries.append(
                 {
                     "slide": str(slide),

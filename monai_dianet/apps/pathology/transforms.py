@@ -7,8 +7,9 @@ Macenko stain normalisation of channel-first patches.
   resolution, no slide-sized mask) and derives the patch label.
 - :class:`RandHEDJitter` is the HED colour augmentation of Tellez et al., "Whole-Slide Mitosis Detection in H&E
   Breast Histology Using PHH3 as a Reference to Train Distilled Stain-Invariant Convolutional Networks", IEEE TMI
-  37(9), 2018, doi:10.1109/TMI.2018.2820199 (MONAI has no HED jitter); the colour deconvolution is scikit-image's
-  ``rgb2hed``/``hed2rgb`` (Ruifrok & Johnston).
+  37(9), 2018, doi:10.1109/TMI.2018.2820199 (MONAI has no HED jitter), in the stain space of scikit-image's
+  ``rgb2hed`` (Ruifrok & Johnston's matrices) but without its clamping of negative stain amounts, so that no
+  jitter is an exact identity.
 - :class:`MacenkoNormalize` wraps MONAI's ``NormalizeHEStains`` (Macenko et al. 2009), which takes ``(H, W, 3)``
   uint8 and fails on patches without stain, for ``(3, H, W)`` patches of a slide, which are often mostly glass.
 """
@@ -24,7 +25,7 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform, RandomizableTransform, Transform
 from monai.utils import WSIPatchKeys, convert_to_dst_type
-from skimage.color import hed2rgb, rgb2hed
+from skimage.color import hed_from_rgb, rgb_from_hed
 
 from monai_dianet.apps.pathology.annotations import load_annotation
 
@@ -107,9 +108,10 @@ class PatchAnnotationMaskd(MapTransform):
 class RandHEDJitter(RandomizableTransform):
     """Random HED stain jitter of an RGB patch (Tellez et al. 2018).
 
-    The patch is deconvolved into hematoxylin, eosin and DAB optical densities (scikit-image ``rgb2hed``), each
-    stain ``s`` is changed to ``s * a + b`` with ``a ~ U(1 - sigma, 1 + sigma)`` and ``b ~ U(-bias, bias)``, and the
-    result recomposed (``hed2rgb``). ``sigma = bias = 0.05`` is Tellez's "HED-light".
+    The patch is deconvolved into hematoxylin, eosin and DAB amounts (scikit-image's stain space:
+    ``hed = (log(rgb) / log(1e-6)) @ hed_from_rgb``), each stain ``s`` is changed to ``s * a + b`` with
+    ``a ~ U(1 - sigma, 1 + sigma)`` and ``b ~ U(-bias, bias)``, and the result recomposed with ``rgb_from_hed``.
+    ``sigma = bias = 0.05`` is Tellez's "HED-light".
 
     Args:
         prob: probability of jittering.
@@ -148,9 +150,11 @@ class RandHEDJitter(RandomizableTransform):
         if not self._do_transform:
             out = array
         else:
-            rgb = np.clip(np.moveaxis(array, 0, -1) / self.max_value, 0.0, 1.0)
-            hed = rgb2hed(rgb) * self._alpha + self._beta
-            out = np.moveaxis(np.clip(hed2rgb(hed), 0.0, 1.0) * self.max_value, -1, 0).astype(np.float32)
+            log_scale = np.log(1e-6)
+            rgb = np.clip(np.moveaxis(array, 0, -1) / self.max_value, 1e-6, 1.0)
+            hed = (np.log(rgb) / log_scale) @ hed_from_rgb * self._alpha + self._beta
+            rgb = np.exp((hed @ rgb_from_hed) * log_scale)
+            out = np.moveaxis(np.clip(rgb, 0.0, 1.0) * self.max_value, -1, 0).astype(np.float32)
         return convert_to_dst_type(out, img, dtype=torch.float32 if isinstance(img, torch.Tensor) else np.float32)[0]
 
 

@@ -1,0 +1,151 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Heat-map stitching, per-slide files (OpenSlide-readable pyramid, ASAP XML, CAMELYON16 CSV, JSON) and slide-level
+evaluation (MONAI LesionFROC on XML ground truth, AUC, kappa), with an oracle and with planted errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import openslide
+import pytest
+from scipy import ndimage
+
+from monai_dianet.apps.pathology import (
+    CamelyonFROC,
+    HeatmapStitcher,
+    SlideOutputWriter,
+    detect_lesions,
+    evaluate_slides,
+    load_annotation,
+    plan_slide,
+    write_heatmap_tiff,
+)
+
+
+@pytest.fixture(scope="module")
+def plans(camelyon_slides):
+    return [plan_slide(e["slide"], 1.0, 64, heatmap_level=2, annotation=e["annotation"]) for e in camelyon_slides]
+
+
+def _oracle(plans, output_dir, scalar=False):
+    """Feed each grid patch its ground-truth mask (or its centre label); returns the written records."""
+    stitcher, writer, records = HeatmapStitcher(plans), SlideOutputWriter(output_dir), []
+    for plan in plans:
+        ann = load_annotation(plan.annotation) if plan.annotation else None
+        for loc in plan.locations:
+            mask = ann.mask((64, 64), plan.extent / 64, loc).astype(np.float32) if ann else np.zeros((64, 64), np.float32)
+            value = float(mask[16:48, 16:48].max()) if scalar else mask
+            maps = stitcher.add(plan.name, loc, value, np.full((8, 8), 0.1 if ann else 0.02, np.float32))
+            if maps is not None:
+                records.append(writer(maps))
+    assert not stitcher.pending
+    return records
+
+
+def test_stitched_oracle_is_the_mask(plans, tmp_path):
+    records = _oracle(plans, tmp_path)
+    for plan, record in zip(plans, records):
+        heat = np.load(record["files"]["heatmap_npy"])
+        assert heat.shape == plan.heatmap_shape
+        truth = load_annotation(plan.annotation).mask(heat.shape, 4.0) if plan.annotation else np.zeros(heat.shape)
+        # area-averaged masks at the 4x level equal the 4x mask except on lesion borders
+        assert np.mean((heat >= 0.5) != truth.astype(bool)) < 0.003
+        assert record["slide_score"] == (1.0 if plan.annotation else 0.0)
+
+
+def test_files_open_and_align(plans, tmp_path, camelyon_slides):
+    records = _oracle(plans, tmp_path)
+    size = camelyon_slides[0]["size"]
+    for plan, record in zip(plans, records):
+        files = record["files"]
+        with openslide.OpenSlide(files["heatmap"]) as heat, openslide.OpenSlide(plan.info.path) as slide:
+            assert heat.level_count >= 2
+            d = record["heatmap_downsample"]
+            assert (heat.dimensions[0] * d, heat.dimensions[1] * d) == slide.dimensions == (size, size)
+            assert float(heat.properties["openslide.mpp-x"]) == pytest.approx(plan.info.mpp * d)
+            level0 = np.asarray(heat.read_region((0, 0), 0, heat.dimensions))[..., 0] / 255.0
+            np.testing.assert_allclose(level0, np.load(files["heatmap_npy"]), atol=0.5 / 255 + 1e-6)
+            heat_dimensions = heat.dimensions
+        with openslide.OpenSlide(files["uncertainty"]) as unc:
+            assert unc.level_count >= 2 and unc.dimensions == heat_dimensions
+        root = ET.parse(files["lesions_xml"]).getroot()
+        coords = np.array([[float(c.get("X")), float(c.get("Y"))] for c in root.iter("Coordinate")]).reshape(-1, 2)
+        assert len(root.findall("./Annotations/Annotation")) == record["lesion_count"]
+        assert coords.size == 0 or (coords.min() >= 0 and coords.max() <= size)
+        with open(files["detections_csv"]) as f:
+            rows = list(csv.reader(f))
+        assert len(rows) == len(record["detections"])
+        for prob, x, y in rows:
+            assert 0.5 < float(prob) <= 1 and 0 <= int(x) < size and 0 <= int(y) < size
+        saved = json.load(open(files["json"]))
+        for key in ("slide_score", "predicted_category", "lesion_count", "lesions", "case_uncertainty", "routing"):
+            assert key in saved
+        assert saved["case_uncertainty"] == pytest.approx(0.1 if plan.annotation else 0.02, abs=1e-5)
+        if plan.annotation:  # the written lesions are the ground-truth regions at the 4x level
+            truth = load_annotation(plan.annotation).mask(plan.heatmap_shape, 4.0)
+            assert record["lesion_count"] == ndimage.label(truth, np.ones((3, 3)))[1]
+            for lesion in saved["lesions"]:
+                assert lesion["diameter_mm"] > 0 and lesion["area_mm2"] > 0
+        assert (tmp_path / f"{plan.name}_overlay.png").stat().st_size > 1000
+
+
+def test_lesion_sizes_in_mm():
+    heat = np.zeros((100, 120), np.float32)
+    heat[10:30, 20:60] = 0.9  # 20 x 40 pixels
+    heat[70, 100] = 0.7  # one pixel
+    lesions = detect_lesions(heat, downsample=8.0, mpp=0.5)  # 4 um per heat-map pixel
+    assert [lesion.probability for lesion in lesions] == pytest.approx([0.9, 0.7])
+    assert lesions[0].area_mm2 == pytest.approx(800 * 0.004**2)
+    assert lesions[0].diameter_mm == pytest.approx(np.hypot(19, 39) * 0.004, rel=0.05)
+    assert (lesions[1].x, lesions[1].y) == (100.5 * 8, 70.5 * 8)
+    poly = lesions[0].polygon
+    assert poly[:, 0].min() == pytest.approx(20 * 8, abs=8) and poly[:, 0].max() == pytest.approx(60 * 8, abs=8)
+
+
+def test_froc_and_slide_metrics(plans, tmp_path):
+    truth = {p.name: {"annotation": p.annotation, "label": int(bool(p.annotation))} for p in plans}
+    summary, rows = evaluate_slides(_oracle(plans, tmp_path / "oracle"), truth)
+    assert summary["froc"]["froc"] == 1.0 and summary["slide_auc"] == 1.0 and summary["category_accuracy"] == 1.0
+    assert summary["froc"]["num_targets"] >= 2 and summary["category_kappa"] == 1.0
+    assert [r["slide"] for r in rows] == [p.name for p in plans]
+    # planted errors, reference values by the CAMELYON16 definition (sensitivity at 1/4, 1/2, 1, 2, 4, 8 FP/slide)
+    records = _oracle(plans, tmp_path / "errors")
+    data = [{"prob_map": r["files"]["heatmap_npy"], "annotation": truth[r["slide"]]["annotation"],
+             "slide": r["file"], "level": 2} for r in records]
+    box = records[0]["nms_box"]
+    targets = summary["froc"]["num_targets"]
+    # 1) every tumour heat map at 0.9 and one false positive at 0.99 on the normal slide: at the FP's threshold
+    # there is 1/3 FP per slide and no TP, below it every TP: sensitivity 0 at 1/4 FP/slide, 1 from 1/2 on
+    for record in records:
+        heat = np.load(record["files"]["heatmap_npy"]) * 0.9
+        if record["slide"] == "normal_001":
+            heat[100:110, 100:110] = 0.99
+        np.save(record["files"]["heatmap_npy"], heat)
+    curve = CamelyonFROC(data, nms_box_size=box).evaluate_curve()
+    assert curve["sensitivities"]["0.25"] == 0.0 and curve["sensitivities"]["0.5"] == 1.0
+    assert curve["froc"] == pytest.approx(5 / 6)
+    # 2) no false positive, one true lesion erased: sensitivity (n - 1) / n at every rate
+    normal = next(r for r in records if r["slide"] == "normal_001")
+    np.save(normal["files"]["heatmap_npy"], np.zeros(plans[2].heatmap_shape, np.float32))
+    tumour = records[0]
+    heat = np.load(tumour["files"]["heatmap_npy"])
+    lesion = tumour["lesions"][0]
+    regions, _ = ndimage.label(heat >= 0.5, np.ones((3, 3)))
+    heat[regions == regions[int(lesion["y"] // 4), int(lesion["x"] // 4)]] = 0
+    np.save(tumour["files"]["heatmap_npy"], heat)
+    curve = CamelyonFROC(data, nms_box_size=box).evaluate_curve()
+    assert curve["froc"] == pytest.approx((targets - 1) / targets)
+
+
+def test_heatmap_tiff_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"\(H, W\)"):
+        write_heatmap_tiff(tmp_path / "x.tif", np.zeros((2, 3, 4)), 1.0)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        write_heatmap_tiff(tmp_path / "x.tif", np.zeros((20, 20)), 1.0, tile=20)
+    path = write_heatmap_tiff(tmp_path / "small.tif", np.full((20, 30), 0.5), 2.0, tile=16)
+    with openslide.OpenSlide(path) as small:
+        assert small.level_count == 2 and small.level_dimensions == ((30, 20), (15, 10))

@@ -199,3 +199,15 @@ def test_bad_arguments(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         generate_camelyon(tmp_path / "out", **kwargs)
     assert not (tmp_path / "out").exists()
+
+
+def test_exclusion_groups_and_no_mpp(tmp_path):
+    entries = generate_camelyon(tmp_path, num=1, seed=0, size=1024, mpp=None, exclusions=True, groups=("_0", "_2"))
+    groups = {p["group"] for p in read_asap_polygons(entries[0]["annotation"])}
+    assert groups <= {"_0", "_2"} and "_0" in groups
+    root = ET.parse(entries[0]["annotation"]).getroot()
+    assert [g.get("Name") for g in root.find("AnnotationGroups").findall("Group")] == sorted(groups)
+    with openslide.OpenSlide(entries[0]["slide"]) as slide:
+        assert "openslide.mpp-x" not in slide.properties and slide.level_count == 3
+    with pytest.raises(ValueError, match="groups must be two"):
+        generate_camelyon(tmp_path / "bad", groups=("Tumor",))

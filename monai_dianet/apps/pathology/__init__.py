@@ -2,10 +2,11 @@
 # Licensed under the Apache License, Version 2.0
 """Whole-slide metastasis detection (CAMELYON16/17) on MONAI's pathology stack.
 
-Slides through MONAI ``WSIReader(backend="openslide")`` (:mod:`.wsi`), ASAP XML annotations as masks (:mod:`.annotations`),
-CAMELYON17 stages (:mod:`.staging`), tissue detection (:mod:`.tissue`), patch lists for ``PatchWSIDataset``
-(:mod:`.data`), patch transforms (:mod:`.transforms`), heat-map stitching and per-slide outputs (:mod:`.inference`,
-:mod:`.handlers`, :mod:`.lesions`, :mod:`.writers`) and slide-level evaluation (:mod:`.metrics`).
+Slides through MONAI ``WSIReader(backend="openslide")`` (:mod:`.wsi`), ASAP XML annotations as masks
+(:mod:`.annotations`), CAMELYON17 stages (:mod:`.staging`), tissue detection (:mod:`.tissue`), patch lists for
+``PatchWSIDataset`` (:mod:`.data`), patch transforms (:mod:`.transforms`), heat-map stitching and per-slide
+outputs (:mod:`.inference`, :mod:`.handlers`, :mod:`.lesions`, :mod:`.writers`) and slide-level evaluation
+(:mod:`.metrics`).
 """
 
 from monai_dianet.apps.pathology.annotations import (
@@ -15,7 +16,13 @@ from monai_dianet.apps.pathology.annotations import (
     load_annotation,
     read_asap_annotation,
 )
-from monai_dianet.apps.pathology.data import PATCH_META_KEYS, SlidePlan, patch_dataset, plan_slide, sample_training_patches
+from monai_dianet.apps.pathology.data import (
+    PATCH_META_KEYS,
+    SlidePlan,
+    patch_dataset,
+    plan_slide,
+    sample_training_patches,
+)
 from monai_dianet.apps.pathology.handlers import SlideHeatmapHandler
 from monai_dianet.apps.pathology.inference import HeatmapStitcher, SlideMaps, SlideOutputWriter
 from monai_dianet.apps.pathology.lesions import Lesion, detect_lesions, nms_detections
@@ -46,10 +53,10 @@ from monai_dianet.apps.pathology.transforms import (
     RandHEDJitterd,
     centre_label,
 )
-from monai_dianet.apps.pathology.wsi import SlideInfo, read_level, read_slide_info, slide_reader
 from monai_dianet.apps.pathology.writers import (
     write_detections_csv,
     write_heatmap_tiff,
     write_lesions_xml,
     write_overlay_png,
 )
+from monai_dianet.apps.pathology.wsi import SlideInfo, read_level, read_slide_info, slide_reader

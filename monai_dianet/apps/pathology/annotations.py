@@ -23,6 +23,7 @@ import numpy as np
 from skimage.draw import polygon as draw_polygon
 
 from monai_dianet.data.synthetic.camelyon import read_asap_polygons
+from monai_dianet.utils.errors import InputError
 
 __all__ = ["TUMOUR_GROUPS", "EXCLUSION_GROUPS", "SlideAnnotation", "read_asap_annotation", "load_annotation"]
 
@@ -112,10 +113,10 @@ class SlideAnnotation:
                 continue
             low, high = boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)
             if low.min() < -tolerance or high[0] > width + tolerance or high[1] > height + tolerance:
-                raise ValueError(
-                    f"{self.path}: {kind} coordinates span x {low[0]:.1f}..{high[0]:.1f}, y {low[1]:.1f}..{high[1]:.1f}, "
-                    f"outside the slide ({int(width)}x{int(height)} pixels at level 0); is it the annotation of "
-                    "another slide?"
+                raise InputError(
+                    f"{self.path}: {kind} coordinates span x {low[0]:.1f}..{high[0]:.1f}, "
+                    f"y {low[1]:.1f}..{high[1]:.1f}, outside the slide ({int(width)}x{int(height)} pixels at level 0); "
+                    "is it the annotation of another slide?"
                 )
 
 
@@ -161,7 +162,7 @@ def read_asap_annotation(
             continue
         coords = item["coordinates"]
         if len(coords) < 3 or not np.isfinite(coords).all():
-            raise ValueError(
+            raise InputError(
                 f"{path}: annotation {item['name']!r} ({item['type']}) needs at least 3 finite points, "
                 f"got {len(coords)}."
             )
@@ -169,7 +170,7 @@ def read_asap_annotation(
     if skipped:
         warnings.warn(f"{path}: skipped annotations of {', '.join(sorted(skipped))}.", stacklevel=2)
     if not tumour and not exclusion:
-        raise ValueError(
+        raise InputError(
             f"{path}: no polygon annotations in groups {list(tumour_groups) + list(exclusion_groups)}; a tumour "
             "slide's XML must outline its metastases (normal slides have no XML file)."
         )

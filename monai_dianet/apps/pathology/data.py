@@ -24,6 +24,7 @@ from monai.utils import ProbMapKeys, WSIPatchKeys
 from monai_dianet.apps.pathology.annotations import SlideAnnotation, read_asap_annotation
 from monai_dianet.apps.pathology.tissue import TISSUE_MPP, tissue_mask
 from monai_dianet.apps.pathology.wsi import SlideInfo, read_slide_info, slide_reader
+from monai_dianet.utils.errors import InputError
 
 __all__ = ["SlidePlan", "plan_slide", "sample_training_patches", "patch_dataset", "PATCH_META_KEYS"]
 
@@ -149,7 +150,7 @@ def plan_slide(
             or a non-positive ``patch_size``/``stride``/``working_mpp``.
     """
     if int(patch_size) < 1 or (stride is not None and int(stride) < 1) or not float(working_mpp) > 0:
-        raise ValueError(
+        raise InputError(
             f"patch_size and stride must be >= 1 and working_mpp > 0, got {patch_size}, {stride}, {working_mpp}."
         )
     info = read_slide_info(path, fallback_mpp=working_mpp if fallback_mpp is None else fallback_mpp)

@@ -25,13 +25,13 @@ import torch.nn.functional as F
 from monai_dianet.apps.pathology.data import SlidePlan
 from monai_dianet.apps.pathology.lesions import detect_lesions, nms_detections
 from monai_dianet.apps.pathology.staging import slide_category
-from monai_dianet.apps.pathology.wsi import read_level
 from monai_dianet.apps.pathology.writers import (
     write_detections_csv,
     write_heatmap_tiff,
     write_lesions_xml,
     write_overlay_png,
 )
+from monai_dianet.apps.pathology.wsi import read_level
 from monai_dianet.metrics.uncertainty import case_uncertainty
 
 __all__ = ["SlideMaps", "HeatmapStitcher", "SlideOutputWriter"]

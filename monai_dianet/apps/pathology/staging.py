@@ -29,6 +29,8 @@ from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.distance import pdist
 from sklearn.metrics import cohen_kappa_score
 
+from monai_dianet.utils.errors import InputError, MissingInputError
+
 __all__ = [
     "SLIDE_CATEGORIES",
     "PN_STAGES",
@@ -116,26 +118,26 @@ def read_stage_labels(path: str | os.PathLike) -> tuple[dict[str, str], dict[str
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"stage labels file {path} not found.")
+        raise MissingInputError(f"stage labels file {path} not found.")
     slides: dict[str, str] = {}
     patients: dict[str, str] = {}
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["patient", "stage"]:
-        raise ValueError(f"{path}: expected a 'patient,stage' header (CAMELYON17 stage_labels.csv), got {rows[:1]}.")
+        raise InputError(f"{path}: expected a 'patient,stage' header (CAMELYON17 stage_labels.csv), got {rows[:1]}.")
     for line, row in enumerate(rows[1:], start=2):
         if not row or not row[0].strip():
             continue
         if len(row) < 2:
-            raise ValueError(f"{path}:{line}: expected 'name,stage', got {row}.")
+            raise InputError(f"{path}:{line}: expected 'name,stage', got {row}.")
         name, stage = row[0].strip(), row[1].strip()
         if name.lower().endswith(".zip"):
             if stage not in PN_STAGES:
-                raise ValueError(f"{path}:{line}: unknown pN-stage {stage!r} for {name}; expected one of {PN_STAGES}.")
+                raise InputError(f"{path}:{line}: unknown pN-stage {stage!r} for {name}; expected one of {PN_STAGES}.")
             patients[name[:-4]] = stage
         else:
             if stage.lower() not in SLIDE_CATEGORIES:
-                raise ValueError(
+                raise InputError(
                     f"{path}:{line}: unknown slide label {stage!r} for {name}; expected one of {SLIDE_CATEGORIES}."
                 )
             slides[os.path.splitext(name)[0]] = stage.lower()

@@ -16,7 +16,7 @@ Macenko stain normalisation of channel-first patches.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 
 import numpy as np
 import torch

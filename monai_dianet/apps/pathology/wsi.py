@@ -19,6 +19,8 @@ import numpy as np
 from monai.data import WSIReader
 from monai.utils import optional_import
 
+from monai_dianet.utils.errors import InputError, MissingInputError
+
 openslide, _ = optional_import("openslide")
 
 __all__ = ["SlideInfo", "read_slide_info", "slide_reader", "read_level", "MPP_TOLERANCE"]
@@ -129,17 +131,17 @@ def read_slide_info(path: str | os.PathLike, fallback_mpp: float | None = None) 
     """
     path = os.path.abspath(os.fspath(path))
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"slide {path} not found.")
+        raise MissingInputError(f"slide {path} not found.")
     try:
         slide = slide_reader().read(path)
     except Exception as exc:  # OpenSlideUnsupportedFormatError, OpenSlideError, PIL errors: all mean "unusable"
-        raise ValueError(
+        raise InputError(
             f"{path}: OpenSlide cannot open this slide ({type(exc).__name__}: {exc}); expected a tiled pyramidal "
             "TIFF, SVS or another format OpenSlide reads."
         ) from None
     try:
         if slide.level_count < 2:
-            raise ValueError(
+            raise InputError(
                 f"{path}: not pyramidal (OpenSlide sees 1 level of {slide.dimensions[0]}x{slide.dimensions[1]}); "
                 "expected a tiled TIFF with reduced-resolution levels (each level a top-level page, reduced ones "
                 "with NewSubfileType=1, as written by ASAP, vips or tifffile)."
@@ -148,7 +150,7 @@ def read_slide_info(path: str | os.PathLike, fallback_mpp: float | None = None) 
         from_file = mpp is not None
         if mpp is None:
             if fallback_mpp is None:
-                raise ValueError(f"{path}: the file has no microns-per-pixel (openslide.mpp-x/y) and no fallback_mpp.")
+                raise InputError(f"{path}: the file has no microns-per-pixel (openslide.mpp-x/y) and no fallback_mpp.")
             mpp = float(fallback_mpp)
             warnings.warn(
                 f"{path}: no microns-per-pixel in the file (openslide.mpp-x/y missing); assuming {mpp} um/px at "

@@ -24,6 +24,7 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from monai_dianet.data.synthetic._fields import smooth_noise
+from monai_dianet.utils.errors import InputError, MissingInputError
 
 tifffile, _ = optional_import("tifffile")
 
@@ -324,13 +325,13 @@ def read_asap_polygons(path: str | os.PathLike) -> list[dict]:
         ValueError: when the file is not well-formed XML, not ASAP XML, or a coordinate is not a number.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"ASAP annotation file {path} not found.")
+        raise MissingInputError(f"ASAP annotation file {path} not found.")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise ValueError(f"{path} is not well-formed XML ({exc}); expected an ASAP annotation file.") from None
+        raise InputError(f"{path} is not well-formed XML ({exc}); expected an ASAP annotation file.") from None
     if root.tag != "ASAP_Annotations":
-        raise ValueError(
+        raise InputError(
             f"{path} is not an ASAP annotation file (root element {root.tag!r}, expected 'ASAP_Annotations')."
         )
     out = []
@@ -339,7 +340,7 @@ def read_asap_polygons(path: str | os.PathLike) -> list[dict]:
             points = sorted(node.iter("Coordinate"), key=lambda c: int(c.get("Order", 0)))
             coords = np.array([[float(c.get("X")), float(c.get("Y"))] for c in points], dtype=np.float64)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise InputError(
                 f"{path}: annotation {node.get('Name')!r} has a coordinate without numeric Order/X/Y."
             ) from None
         coords = coords.reshape(-1, 2)

@@ -39,7 +39,8 @@ def test_groups_and_masks_match_reference(tmp_path, groups):
     write_asap_polygons(path, [SQUARE, TRIANGLE, HOLE, PART_OUTSIDE_HOLE], group=list(groups))
     ann = read_asap_annotation(path, slide_dimensions=(2048, 2048))
     assert len(ann.tumour) == 2 and len(ann.exclusion) == 2
-    for shape, downsample, origin in [((128, 128), 16.0, (0, 0)), ((64, 80), 4.0, (300, 250)), ((40, 40), 1.0, (580, 580))]:
+    grids = [((128, 128), 16.0, (0, 0)), ((64, 80), 4.0, (300, 250)), ((40, 40), 1.0, (580, 580))]
+    for shape, downsample, origin in grids:
         mask = ann.mask(shape, downsample, origin)
         expected = _reference(shape, downsample, origin, [SQUARE, TRIANGLE], [HOLE, PART_OUTSIDE_HOLE])
         disagree = mask.astype(bool) != expected
@@ -71,7 +72,7 @@ def test_errors_name_the_file(tmp_path):
     ):
         read_asap_annotation(tmp_path / "other.xml")
     write_asap_polygons(tmp_path / "big.xml", [SQUARE * 3])
-    with pytest.raises(ValueError, match=r"big\.xml: tumour coordinates span x 300.0..2700.0.*outside the slide \(2048x2048"):
+    with pytest.raises(ValueError, match=r"big\.xml: tumour coordinates span x 300.0..2700.0.*outside the slide"):
         read_asap_annotation(tmp_path / "big.xml", slide_dimensions=(2048, 2048))
     (tmp_path / "broken.xml").write_text("<ASAP_Annotations><Annotations>")
     with pytest.raises(ValueError, match=r"broken\.xml is not well-formed XML"):

@@ -46,7 +46,8 @@ def test_grid_covers_tissue_inside_the_slide(camelyon_slides):
     covered = np.zeros(plan.tissue.shape, bool)
     ds = size / plan.tissue.shape[0]
     for r, c in plan.locations:
-        covered[int(r // ds) : int(np.ceil((r + plan.extent) / ds)), int(c // ds) : int(np.ceil((c + plan.extent) / ds))] = 1
+        end = np.ceil((np.array([r, c]) + plan.extent) / ds).astype(int)
+        covered[int(r // ds) : end[0], int(c // ds) : end[1]] = 1
     assert covered[plan.tissue].all()
     strict = plan_slide(entry["slide"], 1.0, 64, heatmap_level=2, min_tissue=0.5)
     assert 0 < len(strict.locations) < len(plan.locations)

@@ -37,7 +37,8 @@ def _oracle(plans, output_dir, scalar=False):
     for plan in plans:
         ann = load_annotation(plan.annotation) if plan.annotation else None
         for loc in plan.locations:
-            mask = ann.mask((64, 64), plan.extent / 64, loc).astype(np.float32) if ann else np.zeros((64, 64), np.float32)
+            mask = ann.mask((64, 64), plan.extent / 64, loc) if ann else np.zeros((64, 64))
+            mask = mask.astype(np.float32)
             value = float(mask[16:48, 16:48].max()) if scalar else mask
             maps = stitcher.add(plan.name, loc, value, np.full((8, 8), 0.1 if ann else 0.02, np.float32))
             if maps is not None:

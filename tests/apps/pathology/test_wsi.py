@@ -79,7 +79,8 @@ def test_read_plan_and_resampled_patch(tmp_path, camelyon_slides, file_mpp, leve
     assert plan.extent == pytest.approx(read_size * 2**level)
     location = plan.locations[len(plan.locations) // 2]
     entry = plan.entry(location)
-    item = patch_dataset([entry], transform=Compose([Resized("image", (64, 64), mode="bilinear", anti_aliasing=True)]))[0]
+    resize = Compose([Resized("image", (64, 64), mode="bilinear", anti_aliasing=True)])
+    item = patch_dataset([entry], transform=resize)[0]
     image = item["image"]
     assert tuple(image.shape) == (3, 64, 64)
     with openslide.OpenSlide(path) as slide:  # reference: OpenSlide read at that level, resized by PIL (box filter)

@@ -5,26 +5,47 @@
 from __future__ import annotations
 
 import os
+import inspect
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 import torch.nn as nn
 
+from monai.networks.layers.factories import Conv, Pool
+from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from monai.networks.nets.flexible_unet import FLEXUNET_BACKBONE
-from monai.networks.nets.resnet import ResNet, ResNetFeatures, get_inplanes, resnet_params
+from monai.networks.nets.resnet import (
+    ResNet,
+    ResNetBlock,
+    ResNetBottleneck,
+    ResNetFeatures,
+    get_inplanes,
+    resnet_params,
+)
 
 __all__ = ["ResNetStages", "DIANetBackbone", "RESNET_BACKBONES"]
 
 RESNET_BACKBONES = tuple(resnet_params)
+_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 
-class ResNetStages(ResNet):
-    """MONAI :class:`~monai.networks.nets.ResNet` returning its five stage outputs, with a width multiplier.
+class ResNetStages(nn.Module):
+    """MONAI ResNet encoder returning its five stage outputs, with a width multiplier and a norm honoured everywhere.
 
-    With ``width=1.0`` this is MONAI's :class:`~monai.networks.nets.ResNetFeatures` (same layers, same
-    state-dict keys, same ``forward``); ``width`` scales every stage width through MONAI's ``widen_factor``
-    to give a light encoder for CPU work (``resnet10`` at ``width=0.5`` has 3.6 M parameters in 3D, against
-    14.4 M at full width). Never downloads weights (see :class:`DIANetBackbone` for local weights).
+    Built from MONAI's residual blocks (:class:`~monai.networks.nets.resnet.ResNetBlock` /
+    :class:`~monai.networks.nets.resnet.ResNetBottleneck`) and layer factories (``Conv``, ``Pool``,
+    :func:`~monai.networks.layers.utils.get_norm_layer`), with the layer names, state-dict keys and ``forward`` of
+    MONAI's :class:`~monai.networks.nets.ResNetFeatures`. It is not a subclass of MONAI's ``ResNet`` because in
+    MONAI 1.6.1 ``ResNet._make_layer`` builds every residual block and shortcut with batch norm whatever ``norm``
+    says (only the stem gets it), and its weight initialisation fails on normalisations without affine
+    parameters (MONAI's default ``"instance"``). Here ``norm`` is used by the stem, every block and every
+    projection shortcut.
+
+    ``width`` scales every stage width like MONAI's ``widen_factor`` (``resnet10`` at ``width=0.5`` has 3.6 M
+    parameters in 3D, against 14.4 M at full width). With ``width=1.0`` and ``norm="batch"`` the state dict is
+    that of ``ResNetFeatures`` (MONAI / MedicalNet weights load). Never downloads weights (see
+    :class:`DIANetBackbone` for local weights).
 
     Stage outputs: strides ``(2, 4, 8, 16, 32)``, channels ``width * (64, 64, 128, 256, 512)`` for basic
     blocks and ``width * (64, 256, 512, 1024, 2048)`` for bottlenecks.
@@ -34,15 +55,16 @@ class ResNetStages(ResNet):
         spatial_dims: 2 or 3.
         in_channels: number of input channels.
         width: width multiplier of all stages.
-        norm: normalisation of the ResNet layers (MONAI ``get_norm_layer`` name/args).
+        norm: normalisation of every layer (MONAI ``get_norm_layer`` name/args, e.g. ``"batch"``, ``"instance"``,
+            ``("group", {"num_groups": 8})``).
 
     Raises:
         ValueError: unknown ``model_name`` or non-positive ``width``.
 
     Example::
 
-        enc = ResNetStages("resnet10", spatial_dims=2, in_channels=3, width=0.5)
-        feats = enc(torch.zeros(1, 3, 64, 64))  # 5 tensors, strides 2..32
+        enc = ResNetStages("resnet10", spatial_dims=3, in_channels=1, width=0.5, norm=("group", {"num_groups": 8}))
+        feats = enc(torch.zeros(1, 1, 32, 32, 32))  # 5 tensors, strides 2..32; batch size 1 trains at 32^3
     """
 
     forward = ResNetFeatures.forward
@@ -55,26 +77,51 @@ class ResNetStages(ResNet):
         width: float = 1.0,
         norm: str | tuple = "batch",
     ) -> None:
+        super().__init__()
         if model_name not in resnet_params:
             raise ValueError(f"unknown ResNet backbone '{model_name}', expected one of {', '.join(resnet_params)}.")
         if width <= 0:
             raise ValueError(f"backbone width must be positive, got {width}.")
-        block, layers, shortcut_type, bias_downsample, _ = resnet_params[model_name]
-        super().__init__(
-            block=block,
-            layers=layers,
-            block_inplanes=get_inplanes(),
-            spatial_dims=spatial_dims,
-            n_input_channels=in_channels,
-            conv1_t_stride=2,
-            shortcut_type=shortcut_type,
-            widen_factor=width,
-            feed_forward=False,
-            bias_downsample=bias_downsample,
-            norm=norm,
-        )
-        expansion = 4 if block == "bottleneck" else 1
+        block_name, layers, shortcut_type, bias_downsample, _ = resnet_params[model_name]
+        block = ResNetBlock if block_name == "basic" else ResNetBottleneck
         widths = [int(c * width) for c in get_inplanes()]
+        conv = Conv[Conv.CONV, spatial_dims]
+        self.no_max_pool = False
+        self.conv1 = conv(in_channels, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = get_norm_layer(name=norm, spatial_dims=spatial_dims, channels=widths[0])
+        self.act = get_act_layer(name=("relu", {"inplace": True}))
+        self.maxpool = Pool[Pool.MAX, spatial_dims](kernel_size=3, stride=2, padding=1)
+        in_planes = widths[0]
+        for i, (planes, num_blocks) in enumerate(zip(widths, layers)):
+            stride = 1 if i == 0 else 2
+            out_planes = planes * block.expansion
+            downsample: nn.Module | partial | None = None
+            if stride != 1 or in_planes != out_planes:
+                if shortcut_type == "A":
+                    # parameter-free zero-padded shortcut; MONAI's implementation does not use its instance
+                    downsample = partial(
+                        ResNet._downsample_basic_block,
+                        None,
+                        planes=out_planes,
+                        stride=stride,
+                        spatial_dims=spatial_dims,
+                    )
+                else:
+                    downsample = nn.Sequential(
+                        conv(in_planes, out_planes, kernel_size=1, stride=stride, bias=bias_downsample),
+                        get_norm_layer(name=norm, spatial_dims=spatial_dims, channels=out_planes),
+                    )
+            blocks = [block(in_planes, planes, spatial_dims, stride, downsample, norm=norm)]
+            blocks += [block(out_planes, planes, spatial_dims, norm=norm) for _ in range(1, num_blocks)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+            in_planes = out_planes
+        for m in self.modules():  # MONAI ResNet's initialisation, skipping norms without affine parameters
+            if isinstance(m, conv):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, _NORM_TYPES) and m.weight is not None:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        expansion = block.expansion
         self.out_channels = (widths[0],) + tuple(c * expansion for c in widths)
         self.strides = (2, 4, 8, 16, 32)
         self.stages = (
@@ -109,8 +156,9 @@ class DIANetBackbone(nn.Module):
       layers, optional ``width`` multiplier), five stages at strides ``(2, 4, 8, 16, 32)``;
     * any other name in MONAI's FlexibleUNet encoder registry
       (``monai.networks.nets.flexible_unet.FLEXUNET_BACKBONE``, e.g. ``efficientnet-b0``, or a class a user
-      registered there), built with ``pretrained=False``; stage ``i`` has stride ``2 ** (i + 1)`` as that
-      registry requires;
+      registered there), built with ``pretrained=False`` and with ``norm`` when the encoder takes a ``norm``
+      argument (MONAI's EfficientNet encoders do); stage ``i`` has stride ``2 ** (i + 1)`` as that registry
+      requires;
     * an ``nn.Module`` following this protocol: ``forward(x)`` returns a list of stage feature maps,
       finest first; attribute ``out_channels`` (channels per stage) and ``strides`` (cumulative stride of
       each stage w.r.t. the input, each a multiple of the previous one); optional ``stages`` (one module
@@ -118,7 +166,9 @@ class DIANetBackbone(nn.Module):
 
     Weights are never downloaded. ``pretrained_path`` loads a local state dict (a plain state dict or a
     checkpoint with a ``state_dict``/``model`` entry; a ``module.`` prefix and classifier ``fc.*`` keys are
-    dropped) into the encoder, strictly.
+    dropped) into the encoder, strictly. The encoder must use the normalisation the weights were trained with:
+    MONAI / MedicalNet ResNet weights need ``norm="batch"`` (their running statistics have no place in a group-
+    or instance-normalised encoder, and the error says so).
 
     Args:
         spatial_dims: 2 or 3.
@@ -129,11 +179,13 @@ class DIANetBackbone(nn.Module):
         freeze: ``"none"``, ``"all"`` or ``k`` (int) to freeze the first ``k`` stages. Frozen parameters get
             ``requires_grad=False`` and frozen stages keep their normalisation statistics (eval mode) while
             the network trains.
-        norm: normalisation of ResNet layers.
+        norm: normalisation of every encoder layer (MONAI ``get_norm_layer`` name/args) for ResNet names and
+            registry encoders that take ``norm``; ignored for a user module (which brings its own).
 
     Raises:
-        ValueError: unknown name, protocol attribute missing, bad ``freeze`` or a weight file that does not
-            match the encoder.
+        ValueError: unknown name, protocol attribute missing, bad ``freeze``, a ``norm`` other than batch norm
+            for a registry encoder without a ``norm`` argument, or a weight file that does not match the
+            encoder.
         FileNotFoundError: ``pretrained_path`` does not exist.
 
     Example::
@@ -164,6 +216,13 @@ class DIANetBackbone(nn.Module):
                 entry = FLEXUNET_BACKBONE.register_dict[backbone]
                 params = dict(entry["parameter"])
                 params.update({"spatial_dims": spatial_dims, "in_channels": in_channels, "pretrained": False})
+                if "norm" in inspect.signature(entry["type"]).parameters:
+                    params["norm"] = norm
+                elif norm != "batch":
+                    raise ValueError(
+                        f"backbone '{backbone}' from the FlexibleUNet registry takes no 'norm' argument, so only "
+                        f"norm='batch' is possible, got {norm!r}."
+                    )
                 encoder = entry["type"](**params)
                 out_channels = tuple(entry["feature_channel"])
                 strides = tuple(2 ** (i + 1) for i in range(entry["feature_number"]))
@@ -235,9 +294,13 @@ class DIANetBackbone(nn.Module):
                         for k in keys[:5]
                     )
                     details.append(f"{label} ({len(keys)}): {shown}{' ...' if len(keys) > 5 else ''}")
+            stats = ("running_mean", "running_var", "num_batches_tracked")
+            hint = "width and in_channels"
+            if any(k.endswith(stats) for k in unexpected) and not any(k.endswith(stats) for k in own):
+                hint += "; the weights hold batch-norm statistics: build the backbone with norm='batch'"
             raise ValueError(
-                f"weights in {path} do not match backbone '{self.name}' "
-                f"(check the backbone name, width and in_channels): " + "; ".join(details)
+                f"weights in {path} do not match backbone '{self.name}' (check the backbone name, {hint}): "
+                + "; ".join(details)
             )
         self.encoder.load_state_dict(state, strict=True)
 

@@ -14,6 +14,8 @@ import torch.nn as nn
 
 from monai.networks.layers.factories import Conv
 
+from monai.networks.nets.resnet import get_inplanes
+
 from monai_dianet.networks.blocks.backbone import DIANetBackbone, resnet_params
 from monai_dianet.networks.blocks.codebook import CodeBook
 from monai_dianet.networks.blocks.dianet_heads import OutputProjection, ReconstructionDecoder, SegmentationDecoder
@@ -26,6 +28,7 @@ __all__ = ["DIANet", "DIANetOutput", "DIANetFeatures", "DIANET_TASKS"]
 
 DIANET_TASKS = ("segmentation", "classification", "reconstruction")
 DEFAULT_RESNET_WIDTH = 0.5
+DEFAULT_NORM_3D = ("group", {"num_groups": 8})
 
 
 def _repeat(value, times: int):
@@ -166,9 +169,16 @@ class DIANet(nn.Module):
         heteroscedastic: add a per-output log-variance prediction to every head (aleatoric uncertainty).
         return_all: ``forward`` returns :class:`DIANetOutput` when True, else the main head's tensor
             (for MONAI inferers and bundle engines).
-        norm: normalisation of ResNet backbones, pyramid and decoders (MONAI name/args). Batch norm, like
-            MONAI's ResNet; note that in training every normalised map needs more than one value per channel
-            (batch x spatial) at the coarsest stride.
+        norm: normalisation of the backbone (every stage and residual block), pyramid and decoders (MONAI
+            ``get_norm_layer`` name/args: ``"batch"``, ``"instance"``, ``("group", {"num_groups": 8})``...).
+            ``None``: group norm with 8 groups in 3D (batch statistics are noise at the batch sizes of 1-2 that
+            3D segmentation trains at, as in SegResNet; any ROI that is a multiple of :attr:`size_divisor`
+            trains at batch size 1; fewer groups, 4, 2 or 1, when a width is not divisible by 8 or the coarsest
+            stage or ``fusion_channels`` would have fewer than 2 channels a group), batch norm in 2D (large
+            batches of patches or slices), and batch norm whenever ``pretrained_path`` is given (the
+            normalisation of MONAI / MedicalNet ResNet weights). Instance norm needs more than one voxel per
+            channel at the coarsest stride (an ROI of at least ``2 * size_divisor`` along one axis); batch norm
+            in training needs more than one value per channel over batch x voxels there.
         act: activation of the pyramid and decoders.
 
     Raises:
@@ -213,7 +223,7 @@ class DIANet(nn.Module):
         dropout: float = 0.0,
         heteroscedastic: bool = False,
         return_all: bool = False,
-        norm: str | tuple = "batch",
+        norm: str | tuple | None = None,
         act: str | tuple = "relu",
     ) -> None:
         super().__init__()
@@ -237,6 +247,16 @@ class DIANet(nn.Module):
             raise ValueError(f"backbone_width applies to ResNet backbones only, not {backbone!r}.")
         if backbone_width is None:
             backbone_width = (1.0 if pretrained_path is not None else DEFAULT_RESNET_WIDTH) if is_resnet else 1.0
+        widths = {
+            "backbone_width": [int(c * backbone_width) for c in get_inplanes()] if is_resnet else [],
+            "fusion_channels": [fusion_channels],
+            "decoder_channels": [decoder_channels] if "segmentation" in tasks else [],
+            "reconstruction_channels": [reconstruction_channels] if "reconstruction" in tasks else [],
+        }
+        if norm is None:
+            norm = "batch" if spatial_dims == 2 or pretrained_path is not None else self._default_group_norm(widths)
+        self._check_group_norm(norm, widths)
+        self.norm = norm
         self.backbone = DIANetBackbone(
             spatial_dims, in_channels, backbone, backbone_width, pretrained_path, freeze=freeze, norm=norm
         )
@@ -301,6 +321,33 @@ class DIANet(nn.Module):
             )
             self.heads["reconstruction"] = OutputProjection(
                 spatial_dims, reconstruction_channels, in_channels, dropout, heteroscedastic
+            )
+
+    @staticmethod
+    def _default_group_norm(widths: dict[str, list[int]]) -> tuple:
+        """Group norm with 8 groups, halved until every width divides and coarse maps keep 2 channels a group.
+
+        At an ROI equal to the total stride the coarsest backbone stage and pyramid level are a single voxel,
+        where a group needs at least two channels to have more than one value.
+        """
+        every = [c for v in widths.values() for c in v]
+        coarse = widths["backbone_width"][-1:] + widths["fusion_channels"]
+        groups = DEFAULT_NORM_3D[1]["num_groups"]
+        while groups > 1 and (any(c % groups for c in every) or any(c < 2 * groups for c in coarse)):
+            groups //= 2
+        return ("group", {"num_groups": groups})
+
+    @staticmethod
+    def _check_group_norm(norm: str | tuple, widths: dict[str, list[int]]) -> None:
+        """Name the setting whose width a group norm cannot divide (rather than torch's error deep inside)."""
+        name, args = (norm, {}) if isinstance(norm, str) else (norm[0], norm[1] if len(norm) > 1 else {})
+        groups = args.get("num_groups", 1) if str(name).lower() == "group" else 1
+        bad = {k: v for k, v in widths.items() if any(c % groups for c in v)}
+        if bad:
+            raise ValueError(
+                f"group norm with {groups} groups needs channel counts divisible by {groups}, got "
+                + ", ".join(f"{k} {v}" for k, v in bad.items())
+                + "; change them or pass another norm (e.g. norm=('group', {'num_groups': 1}))."
             )
 
     @property

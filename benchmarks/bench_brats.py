@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """DIANet vs SegResNet on BraTS-format data through the bundle's own configs, plus DIANet inference memory.
 
 Both networks are trained by ``bundles/dianet_brats_segmentation/configs/train.json`` (SegResNet with
@@ -150,7 +152,7 @@ def main() -> None:
 
     results: dict = {"args": vars(args)}
     if not args.skip_train:
-        from monai_dianet.data.brats import prepare_brats_dataset
+        from monai_dianet.apps.brats import prepare_brats_dataset
 
         work = Path(tempfile.mkdtemp(prefix="bench_brats_"))
         data_dir = prepare_brats_dataset("", work, num=args.cases, shape=args.shape)

@@ -1,6 +1,8 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Domain adaptation under a scanner-like intensity shift: source-only vs joint-BN vs MMD vs adversarial (eq 22-24).
 
-The task is lesion presence classification on generated 2D slices (``monai_dianet.data.domain_shift``); the
+The task is lesion presence classification on generated 2D slices (``monai_dianet.data.synthetic.domain_shift``); the
 target domain is the same anatomy through ``RandDomainShift`` (gamma, contrast, bias field, offset, noise).
 Every method trains the same DIANet-2D from the same seed, with the same source data order, optimiser and
 number of iterations:
@@ -36,7 +38,7 @@ from monai.utils import set_determinism
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from monai_dianet.data.domain_shift import make_domain_shift_task
+from monai_dianet.data.synthetic.domain_shift import make_domain_shift_task
 from monai_dianet.engines import DIANetTrainer, DomainAdaptiveTrainer
 from monai_dianet.losses import DIANetLoss, DomainAdversarialLoss, MMDLoss
 from monai_dianet.networks.blocks.gradient_reversal import DANNSchedule

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Cost of MC-dropout inference with DIANet: ``MCDropoutInferer`` (encode once, then ``DIANet.decode_samples``) vs one
 deterministic pass vs T naive full passes, side by side in one process, printed as ratios.
 

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """OncoNet benchmark: fusion vs. single modalities vs. scikit-learn baselines, clinical-only OncoNet vs. logistic
 regression on real tabular data, and the gene-graph encoder's forward time per patient.
 
@@ -31,7 +33,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from monai_dianet.data.synthetic.tcga import generate_tcga
-from monai_dianet.data.tcga_dataset import build_tcga_data
+from monai_dianet.apps.tcga.data import build_tcga_data
 from monai_dianet.losses import OncoNetLoss
 from monai_dianet.networks.blocks import GeneGraphEncoder, GeneTransformerEncoder
 from monai_dianet.networks.nets import OncoNet

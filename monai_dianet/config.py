@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Configuration report for monai-dianet, in the style of :func:`monai.config.print_config`."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """MONAI ``SupervisedTrainer`` for DIANet: the loss sees every head and regulariser, the handlers see the main head."""
 
 from __future__ import annotations

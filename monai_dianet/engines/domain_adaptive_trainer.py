@@ -1,4 +1,11 @@
-"""Domain-adaptive training (seed 000, eq 22-26): labelled source batches + unlabelled target batches each iteration."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Domain-adaptive training (DIANet paper, eq 22-26): labelled source + unlabelled target batches each iteration.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 
@@ -127,7 +134,7 @@ def target_information_loss(logits: torch.Tensor, diversity: bool = True) -> tor
 
 
 class DomainAdaptiveTrainer(DIANetTrainer):
-    """Domain-adaptive trainer: ``L = L_task + lambda3 * L_domain (+ sum_k w_k * penalty_k)`` (seed 000, eq 22).
+    """Domain-adaptive trainer: ``L = L_task + lambda3 * L_domain (+ sum_k w_k * penalty_k)`` (DIANet paper, eq 22).
 
     Each iteration draws a labelled source batch from ``train_data_loader`` and an unlabelled target batch
     from ``target_data_loader`` (cycled independently: a short target set is restarted, a long one is never

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Ignite/MONAI event handlers of monai-dianet."""
 
 from .loss_parts import LOSS_PARTS_PREFIX, LossPartsHandler, from_loss_parts, loss_part_key

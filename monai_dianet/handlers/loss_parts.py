@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Logging the parts of a composite loss (task, KL, prior, domain, L2-SP, EWC ...) through MONAI handlers.
 
 The DIANet trainers put each part of the loss into ``engine.state.output`` as a flat scalar entry named

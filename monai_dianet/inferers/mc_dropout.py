@@ -1,4 +1,6 @@
-"""Monte Carlo dropout inference with per-pixel/voxel uncertainty maps (seed 000, eq 31-35).
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Monte Carlo dropout inference with per-pixel/voxel uncertainty maps (DIANet paper, eq 31-35).
 
 Hand-written (MONAI has no MC-dropout inferer). The T stochastic passes reuse the deterministic part of the network:
 when the network has ``encode``/``decode`` (the DIANet contract: dropout lives only in ``decode``), ``encode`` runs
@@ -7,6 +9,10 @@ channel-dropout masks folded into the 1x1 projection weights, no repeated featur
 encoded features repeated along the batch dimension ``sample_batch_size`` samples at a time (:func:`repeat_batch`:
 for a batch of one an expanded view, no copy). Other networks get T full passes (also batched) with only
 their dropout modules switched on - never ``model.train()``, which would also switch batch norm to batch statistics.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
 """
 
 from __future__ import annotations

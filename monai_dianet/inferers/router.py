@@ -1,4 +1,6 @@
-"""Uncertainty-aware routing of cases (ACWI decision support, seed 000 Discussion: "dynamically selecting the
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Uncertainty-aware routing of cases (ACWI decision support, DIANet paper, Discussion: "dynamically selecting the
 inference pathway based on model confidence").
 
 Hand-written (no MONAI counterpart). Each case takes the fast deterministic pass and gets a case-level uncertainty
@@ -9,6 +11,10 @@ the flag). Thresholds are fitted on validation data (:meth:`ACWIRouter.fit`) to 
 largest threshold whose accepted validation cases have an error rate ``<= target_error`` (selective classification);
 ``t_review`` follows a review budget (at most that fraction of all cases goes to review) or, without a budget, is the
 largest threshold whose automatically decided cases (accepted + refined-and-kept) still meet ``target_error``.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
 """
 
 from __future__ import annotations

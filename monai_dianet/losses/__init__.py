@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Losses of monai-dianet (MONAI ``_Loss`` subclasses)."""
 
 from .anatomical_prior import AnatomicalPriorLoss

@@ -1,4 +1,11 @@
-"""Anatomical prior regularisers on the predicted coarse class distribution P(h) (seed 000, eq 11 and 14)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Anatomical prior regularisers on the predicted coarse class distribution P(h) (DIANet paper, eq 11 and 14).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from monai.data import MetaTensor
 from monai.utils import LossReduction
 from torch.nn.modules.loss import _Loss
 
-from monai_dianet.transforms.spatial_prior import resample_to
+from monai_dianet.networks.utils import resize_to
 
 __all__ = ["AnatomicalPriorLoss"]
 
@@ -90,7 +97,7 @@ class AnatomicalPriorLoss(_Loss):
             raise ValueError(
                 f"reference batch size {reference.shape[0]} must be 1 or the prediction's {prediction.shape[0]}."
             )
-        reference = resample_to(reference.to(prediction), prediction.shape[2:])
+        reference = resize_to(reference.to(prediction), prediction.shape[2:], mode="area")
         diff = to_distribution(prediction, self.activation) - reference
         terms = self.weight * (diff.pow(2) if self.norm == "l2" else diff.abs())
         if self.reduction == LossReduction.MEAN.value:

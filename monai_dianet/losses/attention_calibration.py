@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Entropy-attention calibration loss (OncoStrat eq 27)."""
 
 from __future__ import annotations

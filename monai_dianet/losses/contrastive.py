@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Cross-modal contrastive margin loss (OncoNet eq 15)."""
 
 from __future__ import annotations

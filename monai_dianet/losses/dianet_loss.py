@@ -1,4 +1,11 @@
-"""Combined DIANet training objective: task losses plus the weighted latent and prior regularisers (seed 000)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Combined DIANet training objective: task losses plus the weighted latent and prior regularisers (DIANet paper).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +25,11 @@ from monai_dianet.losses.gaussian_kl import GaussianKLLoss
 from monai_dianet.losses.heteroscedastic import HeteroscedasticLoss
 from monai_dianet.losses.latent_adversarial import LatentAdversarialLoss
 from monai_dianet.losses.spatial_prior_kl import SpatialPriorKLLoss
-from monai_dianet.transforms.spatial_prior import as_prior_tensor, resample_to
+from monai_dianet.networks.utils import as_prior_tensor, resize_to
+from monai_dianet.utils import DIANET_TASKS
 
-__all__ = ["DIANetLoss", "DIANET_TASKS", "DIANET_REGULARISERS"]
+__all__ = ["DIANetLoss", "DIANET_REGULARISERS"]
 
-DIANET_TASKS = ("segmentation", "classification", "reconstruction")
 DIANET_REGULARISERS = ("kl", "prior_kl", "anatomical_l2", "anatomical_l1", "latent_adv", "aleatoric")
 
 
@@ -225,7 +232,7 @@ class DIANetLoss(_Loss):
                 f"segmentation target with {seg_target.shape[1]} channels cannot serve as P_target for prior_logits "
                 f"with {channels} channels."
             )
-        return resample_to(seg_target, prior_logits.shape[2:])
+        return resize_to(seg_target, prior_logits.shape[2:], mode="area")
 
     # ------------------------------------------------------------------ forward
     def forward(

@@ -1,4 +1,11 @@
-"""Domain-adversarial loss with gradient reversal (DANN; seed 000, eq 24)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Domain-adversarial loss with gradient reversal (DANN; DIANet paper, eq 24).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

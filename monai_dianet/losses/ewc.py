@@ -1,4 +1,11 @@
-"""Elastic weight consolidation penalty for continual learning (Kirkpatrick et al. 2017; seed 000, eq 26)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Elastic weight consolidation penalty for continual learning (Kirkpatrick et al. 2017; DIANet paper, eq 26).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

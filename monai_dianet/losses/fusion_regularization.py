@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """L2 penalty on the fusion attention vector and the classifier weights (OncoNet eq 10 / 19)."""
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""KL divergence of a diagonal Gaussian latent to the standard normal (seed 000, eq 12-13)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""KL divergence of a diagonal Gaussian latent to the standard normal (DIANet paper, eq 12-13).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,12 @@
-"""Heteroscedastic (aleatoric) losses for heads that predict a per-output log-variance (seed 000, "aleatoric
-and epistemic" paragraph; Kendall & Gal, 2017)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Heteroscedastic (aleatoric) losses for heads that predict a per-output log-variance (DIANet paper, "aleatoric
+and epistemic" paragraph; Kendall & Gal, 2017).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

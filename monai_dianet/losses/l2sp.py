@@ -1,4 +1,11 @@
-"""L2-SP transfer regulariser (Li et al. 2018; seed 000, eq 25)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""L2-SP transfer regulariser (Li et al. 2018; DIANet paper, eq 25).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Adversarial-autoencoder regulariser matching the latent distribution to a prior (seed 000, eq 15)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Adversarial-autoencoder regulariser matching the latent distribution to a prior (DIANet paper, eq 15).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Maximum mean discrepancy between source and target feature batches (seed 000, eq 22-23)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Maximum mean discrepancy between source and target feature batches (DIANet paper, eq 22-23).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

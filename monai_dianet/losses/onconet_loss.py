@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Training objective of OncoNet: cross-entropy + eq 10/19 penalty + optional eq 15 and eq 27 terms."""
 
 from __future__ import annotations

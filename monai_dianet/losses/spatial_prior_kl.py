@@ -1,5 +1,12 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """KL divergence between a statistical spatial prior map and the predicted spatial class distribution
-(seed 000, "anatomical prior" paragraph)."""
+(DIANet paper, "anatomical prior" paragraph).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from monai.data import MetaTensor
 from monai.utils import LossReduction
 from torch.nn.modules.loss import _Loss
 
-from monai_dianet.transforms.spatial_prior import PRIOR_MODES, as_prior_tensor, resample_to
+from monai_dianet.networks.utils import as_prior_tensor, check_prior_mode, resize_to
 
 __all__ = ["SpatialPriorKLLoss"]
 
@@ -74,8 +81,7 @@ class SpatialPriorKLLoss(_Loss):
             prior, prior_mode = as_prior_tensor(prior)
         if mode is None:
             mode = prior_mode or "softmax"
-        if mode not in PRIOR_MODES:
-            raise ValueError(f"mode must be one of {PRIOR_MODES}, got {mode!r}.")
+        check_prior_mode(mode)
         if prior_mode is not None and prior_mode != mode:
             raise ValueError(f"mode {mode!r} contradicts the prior map's mode metadata {prior_mode!r}.")
         if direction not in ("prior_to_prediction", "prediction_to_prior"):
@@ -98,7 +104,7 @@ class SpatialPriorKLLoss(_Loss):
                 return F.log_softmax(logits, dim=1), None
             return F.logsigmoid(logits), F.logsigmoid(-logits)
         probs = logits.softmax(dim=1) if self.mode == "softmax" else logits.sigmoid()
-        probs = resample_to(probs, size)
+        probs = resize_to(probs, size, mode="area")
         if self.mode == "softmax":
             return probs.clamp_min(self.eps).log(), None
         probs = probs.clamp(self.eps, 1.0 - self.eps)
@@ -131,7 +137,7 @@ class SpatialPriorKLLoss(_Loss):
             prior = prior.as_tensor()
         prior = prior.to(device=prediction.device, dtype=prediction.dtype)
         size = tuple(prediction.shape[2:]) if self.resample == "prior" else tuple(prior.shape[2:])
-        q = resample_to(prior, size)
+        q = resize_to(prior, size, mode="area")
         q = q.clamp_min(self.eps) if self.mode == "softmax" else q.clamp(self.eps, 1.0 - self.eps)
         log_p, log_1mp = self._log_probs(prediction, size)
         log_q = q.log()

@@ -1,5 +1,8 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Metrics: predictive uncertainty and calibration."""
 
+from .classification import macro_f1, stack_output, top_label_ece
 from .calibration import TemperatureScaling, expected_calibration_error, reliability_diagram_data
 from .uncertainty import (
     case_uncertainty,

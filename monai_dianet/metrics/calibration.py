@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Calibration: expected calibration error (classification and per voxel), reliability data, temperature scaling.
 
 The binning reuses MONAI's :func:`monai.metrics.calibration_binning` (MONAI >= 1.6.0), the same routine behind

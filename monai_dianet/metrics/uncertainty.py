@@ -1,6 +1,8 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Predictive uncertainty from (Monte Carlo) probability samples: entropy, variance, mutual information.
 
-Seed 000, eq 33-35. Eq 33 writes the predictive entropy correctly (``-sum_c p_c log p_c``) but the text after it
+DIANet paper, eq 33-35. Eq 33 writes the predictive entropy correctly (``-sum_c p_c log p_c``) but the text after it
 says "a higher uncertainty value indicates a greater level of confidence": that is backwards, a HIGHER entropy means
 LESS confidence (it is ``log K`` for a uniform prediction and 0 for a one-hot one). Eq 35 drops the minus sign
 (``sum p log p`` is never positive) and sums over pixels instead of classes. Here every entropy is the non-negative
@@ -17,6 +19,10 @@ Two activations are supported everywhere:
 - ``"sigmoid"``: independent (multi-label) channels; the entropy is the sum over channels of the binary entropies
   ``-p log p - (1 - p) log(1 - p)``, i.e. the entropy of the joint of independent Bernoulli labels
   (maximum ``C log 2``). ``reduce_channels=False`` keeps the per-channel binary entropies.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
 """
 
 from __future__ import annotations

@@ -1,11 +1,17 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Scanner-like intensity domain shift (gamma, contrast, bias field, scale/offset, noise) as a MONAI transform.
 
 Used to build a *target domain* from source images: the same anatomy, seen by a "different scanner" whose
-intensity response, contrast, coil sensitivity (bias field) and noise level differ. Seed 000 motivates
+intensity response, contrast, coil sensitivity (bias field) and noise level differ. The DIANet paper motivates
 domain adaptation (eq 22-26) by exactly this kind of acquisition shift.
 
 The bias field reuses MONAI's :class:`monai.transforms.RandBiasField` (Legendre polynomial field); the other
 steps are a few lines of tensor arithmetic written here (MONAI has no single transform that chains them).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Statistical spatial prior maps built from the training masks of a datalist (seed 000, "anatomical prior").
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Statistical spatial prior maps built from the training masks of a datalist (the "anatomical prior" of DIANet).
 
 The prior map ``P_prior`` of eq 14 and of the prior KL term is the voxel-wise mean of the training masks, each
 resampled to one fixed grid (normalised image coordinates, no registration), optionally Gaussian-smoothed and
@@ -10,13 +12,10 @@ floored at ``eps`` so that its logarithm is finite. Two modes:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,50 +25,14 @@ from monai.transforms import GaussianSmooth, LoadImage, MapTransform, Transform
 from monai.utils import convert_to_tensor
 from tqdm.auto import tqdm
 
-__all__ = [
-    "PRIOR_MODES",
-    "resample_to",
-    "finalize_prior",
-    "as_prior_tensor",
-    "build_spatial_prior",
-    "save_spatial_prior",
-    "load_spatial_prior",
-    "ResampleSpatialPrior",
-    "ResampleSpatialPriord",
-]
+from monai_dianet.networks.utils import as_prior_tensor, check_prior_mode, resize_to
 
-PRIOR_MODES = ("softmax", "sigmoid")
-_LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
-
-
-def resample_to(x: torch.Tensor, spatial_size: Sequence[int]) -> torch.Tensor:
-    """Resample a batch of maps ``(B, C, *spatial)`` to ``(B, C, *spatial_size)``.
-
-    Area averaging when no dimension grows (a coarse cell gets the mean of the fine voxels it covers), linear
-    interpolation otherwise. Both are convex combinations, so probability maps stay probability maps.
-
-    Raises:
-        ValueError: when ``spatial_size`` does not have one entry per spatial dimension of ``x`` (1 to 3).
-    """
-    spatial_size = tuple(int(s) for s in spatial_size)
-    if x.ndim - 2 != len(spatial_size) or len(spatial_size) not in _LINEAR_MODES:
-        raise ValueError(f"cannot resample a tensor of shape {tuple(x.shape)} to spatial size {spatial_size}.")
-    if tuple(x.shape[2:]) == spatial_size:
-        return x
-    if all(s <= o for s, o in zip(spatial_size, x.shape[2:])):
-        return F.interpolate(x, size=spatial_size, mode="area")
-    return F.interpolate(x, size=spatial_size, mode=_LINEAR_MODES[len(spatial_size)], align_corners=False)
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in PRIOR_MODES:
-        raise ValueError(f"prior mode must be one of {PRIOR_MODES}, got {mode!r}.")
-
+__all__ = ["finalize_prior", "build_spatial_prior", "ResampleSpatialPrior", "ResampleSpatialPriord"]
 
 def finalize_prior(prior: torch.Tensor, mode: str, eps: float) -> torch.Tensor:
     """Floor a prior map ``(C, *spatial)`` at ``eps``: clamp to ``[eps, 1 - eps]`` (sigmoid) or clamp and
     renormalise over channels (softmax)."""
-    _check_mode(mode)
+    check_prior_mode(mode)
     if mode == "sigmoid":
         return prior.clamp(eps, 1.0 - eps)
     prior = prior.clamp_min(eps)
@@ -94,7 +57,8 @@ def build_spatial_prior(
 
     Each mask is read with MONAI ``LoadImage`` (channel first), passed through ``transform`` (e.g.
     ``ConvertToMultiChannelBasedOnBratsClasses``), one-hot encoded in ``"softmax"`` mode when it has one
-    channel of class indices, resampled to ``spatial_size`` (:func:`resample_to`) and averaged over the cases.
+    channel of class indices, resampled to ``spatial_size`` (:func:`~monai_dianet.networks.utils.resize_to`, area
+    mode) and averaged over the cases.
 
     Args:
         datalist: list of dicts (``{key: mask path or array}``) or the path of a decathlon-style datalist JSON.
@@ -126,7 +90,7 @@ def build_spatial_prior(
                                     transform=ConvertToMultiChannelBasedOnBratsClasses(), smoothing_sigma=1.0)
         save_spatial_prior(prior, "prior.pt")
     """
-    _check_mode(mode)
+    check_prior_mode(mode)
     if not 0.0 < eps < 0.5:
         raise ValueError(f"eps must be in (0, 0.5), got {eps}.")
     spatial_size = tuple(int(s) for s in spatial_size)
@@ -161,7 +125,7 @@ def build_spatial_prior(
                 f"{tuple(mask.shape)}; expected (C, *spatial) with {len(spatial_size)} spatial dims."
             )
         mask = _as_probabilities(mask, mode, num_classes, i)
-        resampled = resample_to(mask[None], spatial_size)[0]
+        resampled = resize_to(mask[None], spatial_size, mode="area")[0]
         if total is None:
             total = torch.zeros_like(resampled)
         elif total.shape != resampled.shape:
@@ -205,110 +169,6 @@ def _as_probabilities(mask: torch.Tensor, mode: str, num_classes: int | None, in
     return mask
 
 
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
-
-
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in (".nii.gz", ".nii", ".npy", ".pt", ".pth"):
-        if name.endswith(suffix):
-            return suffix
-    raise ValueError(f"unsupported prior map file type: {path} (use .pt, .pth, .npy, .nii or .nii.gz).")
-
-
-def _prior_meta(prior: torch.Tensor, mode: str | None) -> dict[str, Any]:
-    meta = dict(getattr(prior, "meta", {}) or {})
-    keep = ("mode", "spatial_size", "num_samples", "smoothing_sigma", "eps", "key")
-    meta = {k: v for k, v in meta.items() if k in keep}
-    if mode is not None:
-        _check_mode(mode)
-        meta["mode"] = mode
-    meta["spatial_size"] = list(prior.shape[1:])
-    meta["num_channels"] = int(prior.shape[0])
-    return meta
-
-
-def save_spatial_prior(prior: torch.Tensor, path: str | os.PathLike, mode: str | None = None) -> Path:
-    """Save a prior map ``(C, *spatial)`` with its metadata.
-
-    ``.pt``/``.pth``: one ``torch.save`` dict ``{"prior", "meta"}``. ``.npy`` and ``.nii``/``.nii.gz``
-    (channel-last, identity affine): the array, plus the metadata in a JSON sidecar ``<path>.json``.
-
-    Args:
-        prior: the map (a tensor or the ``MetaTensor`` from :func:`build_spatial_prior`).
-        path: destination file.
-        mode: overrides/sets the ``mode`` metadata (``"softmax"`` or ``"sigmoid"``).
-
-    Returns:
-        the written path.
-
-    Raises:
-        ValueError: for an unsupported suffix, a bad mode, or a map with fewer than 2 dims.
-    """
-    path = Path(path)
-    suffix = _suffix(path)
-    prior_t = convert_to_tensor(prior, track_meta=False).detach().cpu().float()
-    if prior_t.ndim < 2:
-        raise ValueError(f"a prior map must be (C, *spatial), got shape {tuple(prior_t.shape)}.")
-    meta = _prior_meta(prior, mode)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix in (".pt", ".pth"):
-        torch.save({"prior": prior_t, "meta": meta}, path)
-        return path
-    array = prior_t.numpy()
-    if suffix == ".npy":
-        np.save(path, array)
-    else:
-        nib.save(nib.Nifti1Image(np.moveaxis(array, 0, -1), affine=np.eye(4)), str(path))
-    _sidecar(path).write_text(json.dumps(meta, indent=2))
-    return path
-
-
-def load_spatial_prior(path: str | os.PathLike) -> MetaTensor:
-    """Load a prior map written by :func:`save_spatial_prior`.
-
-    Returns:
-        ``MetaTensor`` ``(C, *spatial)`` with the saved metadata in ``meta`` (``mode`` is ``None`` for an array
-        file without its JSON sidecar).
-
-    Raises:
-        FileNotFoundError: when ``path`` does not exist.
-        ValueError: for an unsupported suffix or a ``.pt`` file without a ``"prior"`` entry.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"prior map file not found: {path}")
-    suffix = _suffix(path)
-    if suffix in (".pt", ".pth"):
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, Mapping) or "prior" not in state:
-            raise ValueError(f"prior map file {path} has no 'prior' entry.")
-        return MetaTensor(state["prior"].float(), meta=dict(state.get("meta", {})))
-    sidecar = _sidecar(path)
-    meta: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.is_file() else {"mode": None}
-    if suffix == ".npy":
-        prior = torch.from_numpy(np.load(path)).float()
-    else:
-        array = np.asarray(nib.load(str(path)).dataobj, dtype=np.float32)
-        if "spatial_size" in meta and "num_channels" in meta:
-            array = array.reshape(*meta["spatial_size"], meta["num_channels"])
-        prior = torch.from_numpy(np.ascontiguousarray(np.moveaxis(array, -1, 0)))
-    meta["spatial_size"] = list(prior.shape[1:])
-    return MetaTensor(prior, meta=meta)
-
-
-def as_prior_tensor(prior: torch.Tensor | str | os.PathLike) -> tuple[torch.Tensor, str | None]:
-    """A plain ``(C, *spatial)`` tensor and its ``mode`` metadata from a tensor, ``MetaTensor`` or file path."""
-    if isinstance(prior, (str, os.PathLike)):
-        prior = load_spatial_prior(prior)
-    mode = (getattr(prior, "meta", None) or {}).get("mode")
-    tensor = convert_to_tensor(prior, track_meta=False, dtype=torch.float32)
-    if tensor.ndim < 2:
-        raise ValueError(f"a prior map must be (C, *spatial), got shape {tuple(tensor.shape)}.")
-    return tensor, mode
-
-
 class ResampleSpatialPrior(Transform):
     """Return the prior map resampled to the spatial shape of the input image.
 
@@ -339,7 +199,7 @@ class ResampleSpatialPrior(Transform):
                 f"image of shape {tuple(img.shape)} and prior of shape {tuple(self.prior.shape)} have different "
                 "numbers of spatial dims."
             )
-        out = resample_to(self.prior[None], img.shape[1:])[0]
+        out = resize_to(self.prior[None], img.shape[1:], mode="area")[0]
         if isinstance(img, MetaTensor):
             meta = {k: v for k, v in img.meta.items() if k != "affine"}
             return MetaTensor(out, affine=img.affine, meta=meta)

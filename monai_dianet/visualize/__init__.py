@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Explanations and figures: attention saliency (eq 27-28), CAM/Grad-CAM(++) on DIANet, PNG plots."""
 
 from .cam import CAM_METHODS, ClassScoreWrapper, compute_cam, default_fc_layer, default_target_layer
@@ -11,4 +13,4 @@ from .plots import (
     select_slice,
     to_display_2d,
 )
-from .saliency import AttentionSaliency, fusion_attention_saliency, upsample_to
+from .saliency import AttentionSaliency, fusion_attention_saliency

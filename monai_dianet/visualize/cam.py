@@ -1,4 +1,6 @@
-"""CAM / Grad-CAM / Grad-CAM++ (seed 000, eq 29-30) on DIANet layers in 2D and 3D, through ``monai.visualize``.
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""CAM / Grad-CAM / Grad-CAM++ (DIANet paper, eq 29-30) on DIANet layers in 2D and 3D, through ``monai.visualize``.
 
 The maps are computed by MONAI's :class:`~monai.visualize.CAM`, :class:`~monai.visualize.GradCAM` and
 :class:`~monai.visualize.GradCAMpp`. This module adds what they need to work on DIANet and on segmentation nets:
@@ -11,6 +13,10 @@ The maps are computed by MONAI's :class:`~monai.visualize.CAM`, :class:`~monai.v
 - :func:`compute_cam` runs one method, upsamples to the input size and scales every map to [0, 1] (1 = most
   important; MONAI's ``default_normalizer`` maps the maximum to 0), and removes the hooks MONAI registers so repeated
   calls do not pile hooks onto the network.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
 """
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """PNG figures for explanations, uncertainty, calibration, routing and training (matplotlib, Agg canvas).
 
 Figures are drawn on ``matplotlib.figure.Figure`` with the Agg canvas directly, so importing this module never

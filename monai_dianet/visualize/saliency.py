@@ -1,4 +1,6 @@
-"""Attention saliency of ACWI (seed 000, eq 27-28): ``A = softmax_positions(Conv(z_fused))``, ``x~ = A * x``.
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""Attention saliency of ACWI (DIANet paper, eq 27-28): ``A = softmax_positions(Conv(z_fused))``, ``x~ = A * x``.
 
 Hand-written (``monai.visualize`` has occlusion sensitivity and CAMs, not this attention form). Two sources for A:
 
@@ -11,6 +13,10 @@ Hand-written (``monai.visualize`` has occlusion sensitivity and CAMs, not this a
 Either way A is upsampled (bilinear/trilinear) to the input size and, with ``normalize=True``, divided by its per-case
 maximum so its peak is 1 (the softmax itself sums to 1 over the coarse positions, so raw values are tiny);
 normalising does not change where the attention lies.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
 """
 
 from __future__ import annotations
@@ -20,22 +26,11 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from monai.networks.layers import Conv
 
-__all__ = ["AttentionSaliency", "fusion_attention_saliency", "upsample_to"]
+from monai_dianet.networks.utils import resize_to
 
-_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
-
-
-def upsample_to(attention: torch.Tensor, spatial_size: Sequence[int]) -> torch.Tensor:
-    """Resize ``(B, 1, *s)`` to ``(B, 1, *spatial_size)`` with (bi/tri)linear interpolation."""
-    size = tuple(int(s) for s in spatial_size)
-    if tuple(attention.shape[2:]) == size:
-        return attention
-    if len(size) not in _MODES:
-        raise ValueError(f"spatial_size must have 1 to 3 dims, got {size}.")
-    return F.interpolate(attention, size=size, mode=_MODES[len(size)], align_corners=False)
+__all__ = ["AttentionSaliency", "fusion_attention_saliency"]
 
 
 def _normalise(a: torch.Tensor) -> torch.Tensor:
@@ -83,7 +78,7 @@ class AttentionSaliency(nn.Module):
         logits = self.attention_logits(fused)
         a = torch.softmax(logits.flatten(1), dim=1).view_as(logits)
         if spatial_size is not None:
-            a = upsample_to(a, spatial_size)
+            a = resize_to(a, spatial_size)
         return _normalise(a) if self.normalize else a
 
     def forward(self, x: torch.Tensor, fused: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,7 +131,7 @@ def fusion_attention_saliency(
     weights = weights.detach().to(x.device, x.dtype)
     combined = torch.zeros(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
     for w, a in zip(weights, maps):
-        a = upsample_to(a.to(x.dtype), x.shape[2:]).clamp_min(0.0)
+        a = resize_to(a.to(x.dtype), x.shape[2:]).clamp_min(0.0)
         a = a / a.flatten(1).sum(1).clamp_min(torch.finfo(a.dtype).tiny).view(-1, *([1] * (a.ndim - 1)))
         combined = combined + w * a
     if normalize:

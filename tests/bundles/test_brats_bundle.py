@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """End-to-end tests of the dianet_brats_segmentation bundle, run the way users run it (``python -m monai.bundle``).
 
 Everything is kept tiny (16-48 voxel volumes, one or two epochs, 2 MC samples) so the whole file stays within a few
@@ -20,8 +22,9 @@ import numpy as np
 import pytest
 import torch
 
-from monai_dianet.data.brats import BRATS_LAYOUTS, find_brats_cases
+from monai_dianet.apps.brats import BRATS_LAYOUTS, find_brats_cases
 from monai_dianet.data.synthetic import generate_brats
+from tests.utils import exception_chain
 
 pytestmark = pytest.mark.slow
 
@@ -200,14 +203,6 @@ def _parser(config: str, **overrides):
     return parser
 
 
-def _chain(exc: BaseException) -> str:
-    parts = []
-    while exc is not None:
-        parts.append(str(exc))
-        exc = exc.__cause__
-    return " <- ".join(parts)
-
-
 def _copy_mixed(data: dict, dest: Path) -> Path:
     import shutil
 
@@ -222,7 +217,7 @@ def test_error_missing_sequence(data, tmp_path):
     parser = _parser("train.json", bundle_root=str(tmp_path), dataset_dir=str(root))
     with pytest.raises(Exception) as err:
         parser.get_parsed_content("train_datalist")
-    msg = _chain(err.value)
+    msg = exception_chain(err.value)
     assert "BraTS-GLI-00001-000" in msg and str(case / "BraTS-GLI-00001-000-t2f.nii.gz") in msg
 
 
@@ -235,7 +230,7 @@ def test_error_shape_mismatch(data, tmp_path):
     index = [d["case_id"] for d in dataset.data].index("BraTS2021_00001")
     with pytest.raises(Exception) as err:
         dataset[index]
-    msg = _chain(err.value)
+    msg = exception_chain(err.value)
     assert "BraTS2021_00001" in msg and str(bad) in msg and "(48, 40, 30)" in msg
 
 
@@ -251,5 +246,5 @@ def test_error_unknown_label(data, tmp_path):
     entry = next(e for e in entries if e["case_id"] == "BraTS-GLI-00000-000")
     with pytest.raises(Exception) as err:
         parser.get_parsed_content("validate#preprocessing")(entry)
-    msg = _chain(err.value)
+    msg = exception_chain(err.value)
     assert "BraTS-GLI-00000-000" in msg and str(seg) in msg and "[4]" in msg and "[0, 1, 2, 3]" in msg

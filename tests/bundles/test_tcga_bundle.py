@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """End-to-end runs of the OncoNet TCGA bundle (train, evaluate, inference) with and without a data folder."""
 
 from __future__ import annotations

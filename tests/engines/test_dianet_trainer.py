@@ -1,6 +1,7 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 
@@ -17,6 +18,7 @@ from monai_dianet.engines import DIANetTrainer, main_output, unwrap_network
 from monai_dianet.handlers import LossPartsHandler, from_loss_parts
 from monai_dianet.losses.dianet_loss import DIANetLoss
 from monai_dianet.networks.nets.dianet import DIANet
+from tests.utils import TinyNet, TinyOutput
 
 SIZE = 32
 
@@ -34,30 +36,6 @@ def seg_batches(n: int = 2, batch: int = 4, seed: int = 0) -> list[dict[str, tor
         image = torch.rand(batch, 1, SIZE, SIZE, generator=g)
         out.append({"image": image, "label": (image > 0.5).float()})
     return out
-
-
-@dataclasses.dataclass
-class TinyOutput:
-    segmentation: torch.Tensor
-    pooled_latent: torch.Tensor
-
-    @property
-    def main(self) -> torch.Tensor:
-        return self.segmentation
-
-
-class TinyNet(nn.Module):
-    """A two-layer stand-in returning a DIANetOutput-like dataclass (fast unit tests of the engine logic)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.head = nn.Conv2d(4, 2, 1)
-
-    def forward(self, x, return_all: bool = False):
-        f = torch.relu(self.conv(x))
-        out = TinyOutput(self.head(f), f.mean((2, 3)))
-        return out if return_all else out.main
 
 
 class PartsLoss(nn.Module):

@@ -1,6 +1,7 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
@@ -11,43 +12,16 @@ from monai.utils import set_determinism
 from torch import nn
 from torch.utils.data import DataLoader
 
-from monai_dianet.data.domain_shift import make_domain_shift_task
+from monai_dianet.data.synthetic.domain_shift import make_domain_shift_task
 from monai_dianet.engines import DIANetTrainer, DomainAdaptiveTrainer, domain_features, split_output
 from monai_dianet.engines.domain_adaptive_trainer import target_information_loss
 from monai_dianet.handlers import from_loss_parts
 from monai_dianet.losses import DIANetLoss, DomainAdversarialLoss, L2SPLoss, MMDLoss
 from monai_dianet.networks.blocks.gradient_reversal import DANNSchedule
 from monai_dianet.networks.nets.dianet import DIANet, DIANetOutput
+from tests.utils import TinyNet, TinyOutput
 
 SIZE = 16
-
-
-@dataclasses.dataclass
-class TinyOutput:
-    segmentation: torch.Tensor
-    pooled_latent: torch.Tensor
-    fused: torch.Tensor
-    mu: torch.Tensor
-
-    @property
-    def main(self) -> torch.Tensor:
-        return self.segmentation
-
-
-class TinyNet(nn.Module):
-    """Fully convolutional stand-in returning a DIANetOutput-like dataclass (fast engine-logic tests)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.head = nn.Conv2d(4, 2, 1)
-        self.calls = 0
-
-    def forward(self, x, return_all: bool = False):
-        self.calls += 1
-        f = torch.relu(self.conv(x))
-        out = TinyOutput(self.head(f), f.mean((2, 3)), f, 2.0 * f)
-        return out if return_all else out.main
 
 
 class CELoss(nn.Module):

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """AnatomicalPriorLoss (eq 11 / eq 14): zero at the reference, known values, resampling, errors."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """DIANetLoss: task defaults, target routing, regulariser parts and zeros, logging parts, errors, and one
 SupervisedTrainer iteration with a real DIANet."""
 
@@ -141,7 +143,7 @@ def test_errors():
 
 
 def test_prior_mode_metadata_must_match_activation(tmp_path):
-    from monai_dianet.transforms import save_spatial_prior
+    from monai_dianet.networks.utils import save_spatial_prior
 
     path = save_spatial_prior(torch.rand(3, 4, 4).softmax(0), tmp_path / "prior.pt", mode="softmax")
     with pytest.raises(ValueError, match="softmax"):

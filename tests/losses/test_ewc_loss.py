@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """EWCLoss: 0 at the old optimum, Fisher-weighted known values, Fisher estimation, save/load, errors."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """GaussianKLLoss: 0 at the prior, closed-form values, reductions, errors."""
 
 from __future__ import annotations

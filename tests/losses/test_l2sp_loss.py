@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """L2SPLoss: 0 at the source weights, known value after a change, filters, reductions, errors."""
 
 from __future__ import annotations

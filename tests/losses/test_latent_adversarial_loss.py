@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """LatentAdversarialLoss (eq 15): known values, gradient routing, spatial latents, training signal, errors."""
 
 from __future__ import annotations

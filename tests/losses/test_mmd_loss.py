@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """MMDLoss: known values, same vs shifted distributions, reductions and errors."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """OncoNet / OncoStrat losses: known values, masking, reductions, gradients."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """SpatialPriorKLLoss: zero when prediction equals prior (both modes, both directions, both grids), known
 values, resampling, metadata checks, errors."""
 
@@ -9,7 +11,7 @@ import pytest
 import torch
 
 from monai_dianet.losses import SpatialPriorKLLoss
-from monai_dianet.transforms import save_spatial_prior
+from monai_dianet.networks.utils import save_spatial_prior
 
 
 def _softmax_prior(shape=(3, 4, 4)):

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Synthetic data written in the real on-disk formats of BraTS (NIfTI), CAMELYON (pyramidal TIFF + ASAP XML)
 and TCGA (GDC files), so that loaders, bundles and tests read generated and real data through the same code.
 

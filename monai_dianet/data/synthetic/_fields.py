@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Smooth random fields shared by the synthetic data generators (hand-written: numpy has no such helper)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Synthetic brain-tumour MRI written in the BraTS 2021 and BraTS 2023 (glioma) on-disk layouts.
 
 The cases are hand-written numerical phantoms (no library makes BraTS-like data); they exist so that the

@@ -1,6 +1,8 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Synthetic TCGA-like multimodal cohort written in the GDC download formats.
 
-:func:`generate_tcga` writes a small cohort that the readers in :mod:`monai_dianet.data.gdc` read exactly as
+:func:`generate_tcga` writes a small cohort that the readers in :mod:`monai_dianet.apps.tcga.gdc` read exactly as
 they read a real GDC download:
 
 .. code-block:: text

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Building blocks of the monai-dianet networks."""
 from .backbone import RESNET_BACKBONES, DIANetBackbone, ResNetStages
 from .codebook import CodeBook

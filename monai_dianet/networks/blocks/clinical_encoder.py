@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """MLP encoder for tabular clinical variables (OncoNet eq 14)."""
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class ClinicalEncoder(nn.Module):
     norm and residual connections, over numeric and categorical columns.
 
     The input is one (B, num_numeric + num_categorical) tensor: numeric columns first (already standardised on the
-    training cases, e.g. by ``monai_dianet.transforms.tcga``), then one column of integer category codes per
+    training cases, e.g. by ``monai_dianet.apps.tcga.transforms``), then one column of integer category codes per
     categorical variable. A NaN numeric value is replaced by 0 and flagged in a missingness indicator input; a
     NaN or negative code is the "missing" category. Each categorical variable has its own embedding table.
     Also used as the plain gene MLP of the Table 5 M1/M2 ablations.

@@ -1,6 +1,11 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""CodeBook of DIANet (seed paper, text under Fig. 1): soft quantisation of latent vectors onto prototypes."""
+"""CodeBook of DIANet (DIANet paper, text under Fig. 1): soft quantisation of latent vectors onto prototypes.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,11 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Task heads of DIANet (seed paper eq 16-21): decoders (deterministic) and output projections (stochastic)."""
+"""Task heads of DIANet (DIANet paper eq 16-21): decoders (deterministic) and output projections (stochastic).
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,11 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Diffuser of DIANet (seed paper, text under Fig. 1): attention-based refinement of the spatial latent."""
+"""Diffuser of DIANet (DIANet paper, text under Fig. 1): attention-based refinement of the spatial latent.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import torch.nn as nn
 
 from monai.networks.layers.factories import Conv, Pool
 
-from monai_dianet.networks.blocks.feature_pyramid import resize_to
+from monai_dianet.networks.utils import resize_to
 
 __all__ = ["Diffuser"]
 

@@ -1,6 +1,11 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Feature Pyramid Fusion of DIANet (seed paper eq 6-9): FPN + PANet paths, per-scale attention, alpha_i."""
+"""Feature Pyramid Fusion of DIANet (DIANet paper eq 6-9): FPN + PANet paths, per-scale attention, alpha_i.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +18,9 @@ import torch.nn.functional as F
 from monai.networks.blocks import Convolution
 
 from monai_dianet.networks.blocks.stage_attention import SpatialAttention
+from monai_dianet.networks.utils import resize_to
 
-__all__ = ["FeaturePyramidFusion", "resize_to"]
-
-_LINEAR_MODES = ("linear", "bilinear", "trilinear")
-
-
-def resize_to(x: torch.Tensor, size: Sequence[int], linear: bool = True) -> torch.Tensor:
-    """Resample ``x`` (B, C, *spatial) to ``size`` (linear or nearest), a no-op when the size matches."""
-    if tuple(x.shape[2:]) == tuple(size):
-        return x
-    if linear:
-        return F.interpolate(x, size=tuple(size), mode=_LINEAR_MODES[x.ndim - 3], align_corners=False)
-    return F.interpolate(x, size=tuple(size), mode="nearest")
+__all__ = ["FeaturePyramidFusion"]
 
 
 class FeaturePyramidFusion(nn.Module):
@@ -107,7 +102,7 @@ class FeaturePyramidFusion(nn.Module):
         lat = [conv(f) for conv, f in zip(self.lateral, features)]
         top_down: list[torch.Tensor] = [self.smooth_top_down[-1](lat[-1])]
         for i in range(len(lat) - 2, -1, -1):
-            merged = lat[i] + resize_to(top_down[0], lat[i].shape[2:], linear=False)
+            merged = lat[i] + resize_to(top_down[0], lat[i].shape[2:], mode="nearest")
             top_down.insert(0, self.smooth_top_down[i](merged))
         levels = [top_down[0]]
         for i in range(1, len(top_down)):

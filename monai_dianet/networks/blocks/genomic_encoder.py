@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Transformer encoder over gene tokens (OncoNet sec. 3.3.2, eq 13)."""
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Gradient reversal layer (Ganin & Lempitsky, 2015) and the DANN reversal-weight schedule.
 
 Hand-written here: neither MONAI nor PyTorch ships a gradient reversal layer.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ def grad_reverse(x: torch.Tensor, coeff: float = 1.0) -> torch.Tensor:
 
 
 class GradientReversal(nn.Module):
-    """Gradient reversal layer of domain-adversarial training (seed 000, eq 24).
+    """Gradient reversal layer of domain-adversarial training (DIANet paper, eq 24).
 
     Forward: ``y = x``. Backward: ``dL/dx = -coeff * dL/dy``. Placed between a feature extractor and a
     domain discriminator, minimising the discriminator's loss trains the discriminator to tell the domains

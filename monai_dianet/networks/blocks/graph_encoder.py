@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Graph neural network over a gene-gene interaction graph (OncoNet genomic encoder, Table 5 "GNN"), with
 PyTorch Geometric."""
 

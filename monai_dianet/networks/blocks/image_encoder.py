@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Image encoders of OncoNet (sec. 3.3.2, eq 12): DIANet's multi-scale attention encoder, a plain residual CNN, or
 MONAI's ViT, each pooled by spatial attention into one vector with an image-region attention map."""
 
@@ -7,7 +9,6 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from monai.networks.layers import Conv
 from monai.networks.nets import ViT
 from monai.utils import ensure_tuple_rep
@@ -16,10 +17,9 @@ from monai_dianet.networks.blocks.backbone import DIANetBackbone
 from monai_dianet.networks.blocks.feature_pyramid import FeaturePyramidFusion
 from monai_dianet.networks.blocks.stage_attention import StageAttention
 from monai_dianet.networks.blocks.modality_fusion import AttentionPooling
+from monai_dianet.networks.utils import resize_to
 
 __all__ = ["ImageEncoder"]
-
-_INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 class ImageEncoder(nn.Module):
@@ -149,5 +149,5 @@ class ImageEncoder(nn.Module):
         fmap = self.proj(self.feature_map(x))
         pooled, weights = self.pool(fmap.flatten(2).transpose(1, 2))
         region = weights.view(fmap.shape[0], 1, *fmap.shape[2:])
-        region = F.interpolate(region, size=x.shape[2:], mode=_INTERPOLATION[self.spatial_dims], align_corners=False)
+        region = resize_to(region, x.shape[2:])
         return pooled, region

@@ -1,3 +1,5 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
 """Soft attention over a set of embeddings: token pooling (OncoStrat eq 26) and modality fusion (OncoNet eq 16-17,
 OncoStrat eq 21-22).
 

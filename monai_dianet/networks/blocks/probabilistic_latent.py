@@ -1,6 +1,11 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Gaussian latent of DIANet (seed paper eq 10, 12, 13): g_mu, g_Sigma and the reparameterised sample."""
+"""Gaussian latent of DIANet (DIANet paper eq 10, 12, 13): g_mu, g_Sigma and the reparameterised sample.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 

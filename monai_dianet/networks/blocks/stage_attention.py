@@ -1,6 +1,11 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""CBAM-style channel-then-spatial recalibration applied after each encoder stage."""
+"""CBAM-style channel-then-spatial recalibration applied after each encoder stage.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ class StageAttention(nn.Module):
 
     Channel attention: ``c = sigmoid(MLP(avgpool(x)) + MLP(maxpool(x)))`` with a shared two-layer MLP (1x1
     convolutions, reduction ``reduction``); spatial attention: :class:`SpatialAttention` on ``x * c``.
-    Placed after every encoder stage of DIANet, independent of the backbone weights (seed paper,
+    Placed after every encoder stage of DIANet, independent of the backbone weights (DIANet paper,
     Discussion). Hand-written: MONAI provides squeeze-and-excitation blocks but no CBAM block.
 
     Args:

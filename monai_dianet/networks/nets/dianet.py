@@ -1,6 +1,11 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""DIANet: Domain-Informed Adaptive Network (seed paper 000, Fig. 1-2, eq 6-21), 2D and 3D."""
+"""DIANet: Domain-Informed Adaptive Network (DIANet paper, Fig. 1-2, eq 6-21), 2D and 3D.
+
+References:
+    Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
+    AI-assisted medical imaging", Scientific Reports, 2025.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +28,10 @@ from monai_dianet.networks.blocks.diffuser import Diffuser
 from monai_dianet.networks.blocks.feature_pyramid import FeaturePyramidFusion
 from monai_dianet.networks.blocks.probabilistic_latent import ProbabilisticLatent
 from monai_dianet.networks.blocks.stage_attention import StageAttention
+from monai_dianet.utils import DIANET_TASKS
 
-__all__ = ["DIANet", "DIANetOutput", "DIANetFeatures", "DIANET_TASKS"]
+__all__ = ["DIANet", "DIANetOutput", "DIANetFeatures"]
 
-DIANET_TASKS = ("segmentation", "classification", "reconstruction")
 DEFAULT_RESNET_WIDTH = 0.5
 DEFAULT_NORM_3D = ("group", {"num_groups": 8})
 

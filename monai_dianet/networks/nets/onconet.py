@@ -1,4 +1,13 @@
-"""OncoNet: image + genomic + clinical fusion by modality attention (seed 003, sec. 3.3; OncoStrat eq 21-22, 26)."""
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""OncoNet: image + genomic + clinical fusion by modality attention (OncoNet/OncoStrat paper, sec. 3.3; eq 21-22,
+26 of its OncoStrat part).
+
+References:
+    the OncoNet/OncoStrat paper: a multimodal (imaging, genomic, clinical) deep-learning framework for the
+    diagnosis of mitochondrial-dysregulation-related blood cancers, with the OncoStrat treatment strategy
+    (title, authors and venue: see the README, "References").
+"""
 
 from __future__ import annotations
 
@@ -16,10 +25,10 @@ from monai_dianet.networks.blocks.genomic_encoder import GeneTransformerEncoder
 from monai_dianet.networks.blocks.graph_encoder import GeneGraphEncoder
 from monai_dianet.networks.blocks.image_encoder import ImageEncoder
 from monai_dianet.networks.blocks.modality_fusion import ModalityAttentionFusion, inverse_variance_weights
+from monai_dianet.utils import MODALITIES
 
-__all__ = ["OncoNet", "OncoNetOutput", "MODALITIES", "ONCONET_VARIANTS"]
+__all__ = ["OncoNet", "OncoNetOutput", "ONCONET_VARIANTS"]
 
-MODALITIES = ("image", "genes", "clinical")
 
 # Table 5 ablations. M2 "CNN + ViT + MLP": ViT with its convolutional patch embedding; M4 (no domain adaptation)
 # differs from M5 only in the training objective (DomainAdversarialLoss), not in the network.

@@ -1,0 +1,52 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""TCGA multimodal cohorts (histology patches, STAR gene expression, GDC clinical tables): GDC readers, the aligned
+cohort and its MONAI dataset, the fitted preprocessing transforms, and the per-patient report of the
+``onconet_tcga_classification`` bundle."""
+
+from .data import (
+    DEFAULT_CLINICAL_COLUMNS,
+    TCGACohort,
+    TCGAData,
+    TCGAMultimodalDataset,
+    build_tcga_data,
+    build_tcga_datalist,
+    load_tcga_cohort,
+    load_tcga_preprocessing,
+    split_tcga_datalist,
+    tcga_collate,
+)
+from .gdc import (
+    CaseMismatchError,
+    align_case_ids,
+    list_histology_patches,
+    read_gdc_clinical,
+    read_gdc_gene_info,
+    read_gdc_sample_sheet,
+    read_gdc_star_counts,
+    read_label_table,
+    read_star_gene_counts,
+    read_string_edge_table,
+    read_string_edges,
+    string_edges_to_index,
+    strip_gene_version,
+)
+from .preprocessing import (
+    PREPROCESSING_FILE,
+    build_training_data,
+    evaluation_dataset,
+    load_preprocessing,
+    load_weights,
+    prepare_tcga_cohort,
+    require_checkpoint,
+)
+from .report import clinical_variable, figure6, write_onconet_report
+from .transforms import (
+    EncodeClinical,
+    EncodeClinicald,
+    LoadHistologyPatch,
+    LoadHistologyPatchd,
+    ScaleGeneExpression,
+    ScaleGeneExpressiond,
+    ajcc_stage_to_number,
+)

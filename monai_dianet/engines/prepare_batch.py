@@ -1,0 +1,81 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""``prepare_batch`` callables for MONAI engines (``SupervisedTrainer``/``SupervisedEvaluator``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from monai.engines import PrepareBatch, default_prepare_batch
+
+__all__ = ["PrepareBatchWithPrior", "OncoNetPrepareBatch", "ONCONET_INPUT_KEYS"]
+
+#: batch keys that OncoNet reads as its input dictionary
+ONCONET_INPUT_KEYS = ("image", "genes", "clinical", "modality_mask", "graph")
+
+
+class OncoNetPrepareBatch(PrepareBatch):
+    """Turn a collated TCGA batch into ``(inputs, label[, args, kwargs])`` for a MONAI engine.
+
+    ``inputs`` is the dictionary OncoNet takes (image, genes, clinical, modality_mask, graph) moved to the device;
+    the engine's inferer then calls ``network(inputs, **kwargs)``. With ``return_all=True`` (training) the network
+    returns an ``OncoNetOutput`` so that the loss can use the modality embeddings and attention.
+
+    Args:
+        return_all: ask the network for its full output.
+    """
+
+    def __init__(self, return_all: bool = False) -> None:
+        self.return_all = return_all
+
+    def __call__(
+        self,
+        batchdata: Mapping[str, Any],
+        device: str | torch.device | None = None,
+        non_blocking: bool = False,
+        **kwargs: Any,
+    ) -> tuple:
+        missing = [k for k in ("label", "modality_mask") if k not in batchdata]
+        if missing:
+            raise KeyError(f"the batch lacks key(s) {missing}; expected TCGAMultimodalDataset items.")
+        inputs = {
+            k: batchdata[k].to(device=device, non_blocking=non_blocking)
+            for k in ONCONET_INPUT_KEYS
+            if k in batchdata and isinstance(batchdata[k], torch.Tensor)
+        }
+        label = batchdata["label"].to(device=device, non_blocking=non_blocking)
+        if self.return_all:
+            return inputs, label, (), {"return_all": True}
+        return inputs, label
+
+
+class PrepareBatchWithPrior(PrepareBatch):
+    """``prepare_batch`` for DIANet training with a per-sample spatial prior.
+
+    Returns ``(image, {"segmentation": label, "prior": prior})``, the dictionary target that
+    :class:`~monai_dianet.losses.DIANetLoss` reads: the prior map of each sample (``(B, C, *spatial)``, cropped and
+    flipped together with the image by the training transforms) replaces the loss's global prior for the
+    ``prior_kl`` term. Without ``prior_key`` in the batch it falls back to MONAI's ``(image, label)``.
+
+    Args:
+        prior_key: batch key of the per-sample prior (``"image_prior"`` from
+            ``ResampleSpatialPriord(keys="image")``).
+    """
+
+    def __init__(self, prior_key: str = "image_prior") -> None:
+        self.prior_key = prior_key
+
+    def __call__(
+        self,
+        batchdata: dict[str, torch.Tensor],
+        device: str | torch.device | None = None,
+        non_blocking: bool = False,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, Any]:
+        image, label = default_prepare_batch(batchdata, device, non_blocking, **kwargs)
+        if self.prior_key not in batchdata:
+            return image, label
+        prior = batchdata[self.prior_key].to(device=device, non_blocking=non_blocking, **kwargs)
+        return image, {"segmentation": label, "prior": prior}

@@ -1,0 +1,118 @@
+# Copyright (c) monai-dianet contributors
+# Licensed under the Apache License, Version 2.0
+"""The one train/validation/test split of the package: deterministic, by case, stratified where labels allow."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sklearn.model_selection import train_test_split
+
+__all__ = ["SPLITS", "split_datalist"]
+
+#: the split names, in the order training, validation, test
+SPLITS: tuple[str, str, str] = ("training", "validation", "test")
+
+
+def _count(fraction: float, n: int) -> int:
+    """Cases for a split of ``fraction``: ``round(fraction * n)``, at least one when the fraction is positive."""
+    return 0 if fraction == 0 else max(1, round(fraction * n))
+
+
+def _can_stratify(labels: Sequence[Any] | None, n_held: int, n_rest: int) -> bool:
+    """scikit-learn's conditions for a stratified cut: every class has two members and each side can hold one
+    case of every class."""
+    if labels is None:
+        return False
+    counts = Counter(labels)
+    return len(counts) >= 2 and min(counts.values()) >= 2 and n_held >= len(counts) and n_rest >= len(counts)
+
+
+def _cut(n: int, labels: list | None, n_held: int, seed: int, stratify: bool) -> tuple[list[int], list[int]]:
+    """Hold ``n_held`` of ``n`` cases out: (rest, held) as lists of positions in ``range(n)``."""
+    if n_held == 0:
+        return list(range(n)), []
+    rest, held = train_test_split(
+        list(range(n)), test_size=n_held, random_state=seed, shuffle=True, stratify=labels if stratify else None
+    )
+    return rest, held
+
+
+def split_datalist(
+    datalist: Sequence[Mapping[str, Any]],
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+    label_key: str | None = None,
+    id_key: str = "case_id",
+) -> dict[str, list[dict]]:
+    """Split a datalist by case into training, validation and test, the same way for every domain.
+
+    Cases are first ordered by ``id_key``, so the split depends only on the case ids, the labels and ``seed``, never
+    on the order of ``datalist``, the machine or the Python hash seed. The test cases are held out first, then the
+    validation cases from the rest, each with scikit-learn's :func:`~sklearn.model_selection.train_test_split`
+    (``random_state=seed``), stratified by ``label_key`` when the labels allow it (at least two classes, two cases
+    per class and room for one case of every class on both sides of the cut; otherwise the cut is a plain shuffle
+    and a warning says so). A split of a positive fraction gets ``round(fraction * n)`` cases, at least one; the
+    validation split shrinks when it would leave no training case.
+
+    Args:
+        datalist: entries (dicts) with an ``id_key`` (and ``label_key``) entry.
+        val_fraction: fraction of the cases for validation (checkpoint selection, thresholds, calibration).
+        test_fraction: fraction of the cases for the test split (touched only by the final evaluation).
+        seed: changes the split.
+        label_key: entry key to stratify by (a class label, or e.g. the data set layout); None: no stratification.
+        id_key: entry key of the case id.
+
+    Returns:
+        ``{"training": [...], "validation": [...], "test": [...]}``: copies of the entries, each split in the order
+        of ``datalist``.
+
+    Raises:
+        ValueError: fractions outside [0, 1) or summing to 1 or more, an entry without ``id_key`` or ``label_key``,
+            duplicated case ids, or a test split that leaves no training case.
+
+    Example::
+
+        splits = split_datalist(cases, val_fraction=0.2, test_fraction=0.2, seed=0, label_key="label")
+        train, val, test = (splits[k] for k in SPLITS)
+    """
+    if not (0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0 and val_fraction + test_fraction < 1.0):
+        raise ValueError(
+            f"need val_fraction and test_fraction in [0, 1) with a sum below 1, got {val_fraction} and {test_fraction}."
+        )
+    for i, entry in enumerate(datalist):
+        for key in (id_key, label_key):
+            if key is not None and key not in entry:
+                raise ValueError(f"datalist entry {i} has no {key!r} key (keys: {sorted(entry)}).")
+    ids = [str(entry[id_key]) for entry in datalist]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicated case ids in the datalist: {sorted({i for i in ids if ids.count(i) > 1})[:10]}.")
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    labels = None if label_key is None else [str(datalist[i][label_key]) for i in order]
+    n = len(order)
+    n_test = _count(test_fraction, n)
+    if n_test >= n:
+        raise ValueError(f"a test split of {n_test} of {n} cases leaves no training case; use more cases.")
+    n_val = min(_count(val_fraction, n), n - n_test - 1)
+
+    stratify = _can_stratify(labels, n_test, n - n_test) if n_test else True
+    rest, test = _cut(n, labels, n_test, seed, stratify)
+    rest_labels = None if labels is None else [labels[i] for i in rest]
+    stratify_val = _can_stratify(rest_labels, n_val, len(rest) - n_val) if n_val else True
+    train, val = _cut(len(rest), rest_labels, n_val, seed, stratify_val)
+    if label_key is not None and not (stratify and stratify_val):
+        warnings.warn(
+            f"split_datalist: the {label_key!r} labels of {n} cases do not allow a stratified split "
+            f"(too few cases per class); the cases are split by a seeded shuffle instead.",
+            stacklevel=2,
+        )
+    members = {
+        "test": {order[i] for i in test},
+        "validation": {order[rest[i]] for i in val},
+        "training": {order[rest[i]] for i in train},
+    }
+    return {name: [dict(e) for i, e in enumerate(datalist) if i in members[name]] for name in SPLITS}

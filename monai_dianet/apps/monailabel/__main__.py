@@ -23,7 +23,7 @@ from pathlib import Path
 
 
 def _cases(args: argparse.Namespace) -> list[dict]:
-    from monai_dianet.data.brats import find_brats_cases
+    from monai_dianet.apps.brats import find_brats_cases
 
     if args.dataset_dir:
         return find_brats_cases(args.dataset_dir, require_label=False)

@@ -8,12 +8,10 @@ import pytest
 import torch
 from ignite.engine import Events
 from monai.bundle import ConfigParser
-from monai.utils import set_determinism
 from torch import nn
-from torch.utils.data import DataLoader
 
 from monai_dianet.data.synthetic.domain_shift import make_domain_shift_task
-from monai_dianet.engines import DIANetTrainer, DomainAdaptiveTrainer, domain_features, split_output
+from monai_dianet.engines import DomainAdaptiveTrainer, domain_features, split_output
 from monai_dianet.engines.domain_adaptive_trainer import target_information_loss
 from monai_dianet.handlers import from_loss_parts
 from monai_dianet.losses import DIANetLoss, DomainAdversarialLoss, L2SPLoss, MMDLoss
@@ -294,72 +292,45 @@ def test_built_from_bundle_config_with_dianet():
 
 
 # ---------------------------------------------------------------------------------------------- domain-shift demo
-DEMO = {"num_source": 128, "num_target": 128, "num_test": 128, "size": 32, "batch": 8, "epochs": 8}
-DEMO_SEEDS = (0, 1)
+def test_update_on_the_demo_task_is_task_plus_weighted_mmd_gradient():
+    """Eq 22 on the domain-shift demo, exactly: one DomainAdaptiveTrainer iteration of DIANet-2D with MMD on the pooled
+    latents of a joint source + target forward gives the gradient of the task loss plus lambda3 times the gradient of
+    MMD(source latents, target latents).
 
+    A deterministic property of the method (the same on any CPU up to float rounding), in place of a trained-accuracy
+    claim: whether adaptation raises target accuracy depends on each training trajectory, which differs between CPUs,
+    so that claim is measured over seeds in benchmarks/bench_domain_adaptation.py (benchmarks/RESULTS.md, mean +- sd).
+    """
+    task = make_domain_shift_task(8, 8, 1, size=32, seed=0, task="classification")
+    source = {"image": torch.stack([d["image"] for d in task["source_train"]]),
+              "label": torch.stack([d["label"] for d in task["source_train"]])}
+    target = {"image": torch.stack([d["image"] for d in task["target_train"]])}
+    weight = 0.7
+    torch.manual_seed(0)
+    initial = DIANet(2, 1, 2, tasks=("classification",), codebook_size=0, diffuser=False, fusion_channels=32,
+                     latent_channels=16).state_dict()
 
-def _demo_net() -> DIANet:
-    return DIANet(2, 1, 2, tasks=("classification",), codebook_size=0, diffuser=False, fusion_channels=32,
-                  latent_channels=16)
+    def gradients(domain_loss):
+        net = DIANet(2, 1, 2, tasks=("classification",), codebook_size=0, diffuser=False, fusion_channels=32,
+                     latent_channels=16)
+        net.load_state_dict(initial)
+        torch.manual_seed(1)  # the same latent sampling noise in every run
+        DomainAdaptiveTrainer("cpu", 1, [source], [target], net, torch.optim.SGD(net.parameters(), 0.0),
+                              DIANetLoss(), domain_loss=domain_loss, domain_weight=weight,
+                              domain_feature="pooled_latent").run()
+        return net, {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
 
-
-@torch.no_grad()
-def _evaluate(net: DIANet, task) -> dict[str, float]:
-    net.eval()
-    result, feats = {}, {}
-    for split in ("source_test", "target_test"):
-        x = torch.stack([d["image"] for d in task[split]])
-        y = torch.stack([d["label"] for d in task[split]])
-        out = net(x, return_all=True)
-        result[split] = float((out.classification.argmax(1) == y).float().mean())
-        feats[split] = out.pooled_latent
-    result["mmd"] = float(MMDLoss()(feats["source_test"], feats["target_test"]))
-    return result
-
-
-def _train(task, domain_loss, seed: int) -> dict[str, float]:
-    set_determinism(seed)
-    net = _demo_net()
-    source = DataLoader(task["source_train"], batch_size=DEMO["batch"], shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(seed))
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-    if domain_loss is None:  # source-only baseline: same network, initial weights, data order, iterations, optimiser
-        trainer = DIANetTrainer("cpu", DEMO["epochs"], source, net, opt, DIANetLoss())
-    else:
-        target = DataLoader(task["target_train"], batch_size=DEMO["batch"], shuffle=True, drop_last=True,
-                            generator=torch.Generator().manual_seed(seed + 1))
-        trainer = DomainAdaptiveTrainer(
-            "cpu", DEMO["epochs"], source, target, net, opt, DIANetLoss(), domain_loss=domain_loss,
-            domain_weight=1.0, domain_weight_schedule=DANNSchedule(), domain_feature="pooled_latent",
-        )
-    trainer.run()
-    set_determinism(None)
-    return _evaluate(net, task)
-
-
-@pytest.mark.slow
-def test_domain_adaptation_beats_source_only_under_scanner_shift():
-    """Over several seeds: the shift hurts the source-only model; MMD adaptation (lambda3 ramped up with the DANN
-    schedule) shrinks the source-target feature MMD and raises target accuracy with the same budget."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the same reduction order, hence the same trajectory, on any machine
-    runs = []
-    try:
-        for seed in DEMO_SEEDS:
-            task = make_domain_shift_task(DEMO["num_source"], DEMO["num_target"], DEMO["num_test"],
-                                          size=DEMO["size"], seed=seed, task="classification")
-            runs.append((_train(task, None, seed), _train(task, MMDLoss(), seed)))
-    finally:
-        torch.set_num_threads(threads)
-    src_source_acc = [s["source_test"] for s, _ in runs]
-    src_target_acc = [s["target_test"] for s, _ in runs]
-    ada_target_acc = [a["target_test"] for _, a in runs]
-    src_mmd = [s["mmd"] for s, _ in runs]
-    ada_mmd = [a["mmd"] for _, a in runs]
-    # the source-only model learns the task on the source domain and loses accuracy on the shifted target
-    assert min(src_source_acc) >= 0.75
-    assert sum(src_source_acc) / len(runs) - sum(src_target_acc) / len(runs) >= 0.15
-    # adaptation aligns the domains (every seed) and transfers the task: never worse, clearly better on average
-    assert all(a < s for a, s in zip(ada_mmd, src_mmd))
-    assert all(a >= s for a, s in zip(ada_target_acc, src_target_acc))
-    assert sum(ada_target_acc) / len(runs) >= sum(src_target_acc) / len(runs) + 0.1
+    _, task_only = gradients(None)
+    net, with_mmd = gradients(MMDLoss())
+    net.zero_grad()
+    net.train()
+    torch.manual_seed(1)
+    latent = net(torch.cat([source["image"], target["image"]]), return_all=True).pooled_latent
+    MMDLoss()(latent[:8], latent[8:]).backward()
+    mmd_grad = {n: p.grad for n, p in net.named_parameters() if p.grad is not None}
+    assert set(with_mmd) == set(task_only) | set(mmd_grad)
+    encoder = [n for n in mmd_grad if float(mmd_grad[n].abs().max()) > 0]
+    assert len(encoder) > 10  # the domain term reaches the encoder, not just the latent head
+    for name, grad in with_mmd.items():
+        expected = task_only.get(name, 0) + weight * mmd_grad.get(name, torch.zeros_like(grad))
+        torch.testing.assert_close(grad, expected, rtol=1e-4, atol=1e-6)

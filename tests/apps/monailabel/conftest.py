@@ -46,3 +46,19 @@ def brats_case(tmp_path_factory) -> dict:
     from monai_dianet.data.synthetic import generate_brats
 
     return generate_brats(tmp_path_factory.mktemp("brats"), num=1, seed=3, shape=(48, 48, 32))[0]
+
+
+@pytest.fixture(scope="session")
+def brats_cases(tmp_path_factory) -> list[dict]:
+    """Four generated BraTS 2021 cases, 64 x 64 x 32 (a multiple of DIANet's stride 32)."""
+    from monai_dianet.data.synthetic import generate_brats
+
+    return generate_brats(tmp_path_factory.mktemp("brats4"), num=4, seed=5, shape=(64, 64, 32))
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, brats_cases) -> Path:
+    """The BraTS bundle with quickly trained weights and a fitted router (see make_tiny_brats_bundle)."""
+    from monailabel_harness import make_tiny_brats_bundle
+
+    return make_tiny_brats_bundle(tmp_path_factory.mktemp("bundle") / "dianet_brats", brats_cases[0], brats_cases[1:3])

@@ -164,3 +164,88 @@ def start_orthanc(ns: NetNamespace, folder: Path) -> tuple[subprocess.Popen, str
     url = f"http://127.0.0.1:{ORTHANC_HTTP}"
     wait_http(ns, f"{url}/system", proc, log, timeout=60)
     return proc, url
+
+
+
+TINY_OVERRIDES = {"roi_size": [64, 64, 32], "mc_samples": 2}
+"""Bundle overrides of the tests (``--conf dianet_brats_overrides``): one window per 64 x 64 x 32 case."""
+
+
+def _normalised(case: dict):
+    """A case's (4, X, Y, Z) image, channel-wise z-scored over the head, and its TC/WT/ET regions."""
+    import nibabel as nib
+    import numpy as np
+    import torch
+
+    image = np.stack([nib.load(p).get_fdata(dtype=np.float32) for p in case["image"]])
+    for c in image:
+        inside = c > 0
+        c[inside] = (c[inside] - c[inside].mean()) / (c[inside].std() + 1e-6)
+    label = nib.load(case["label"]).get_fdata()
+    regions = np.stack([np.isin(label, (1, 4)), label > 0, label == 4]).astype(np.float32)
+    return torch.as_tensor(image), torch.as_tensor(regions)
+
+
+def make_tiny_brats_bundle(folder: Path, train_case: dict, router_cases: list[dict], steps: int = 8) -> Path:
+    """A copy of the BraTS bundle with weights from a few Adam steps on one generated case and an ACWI router
+    fitted (``ACWIRouter.fit``) on ``router_cases``. The configs are the shipped ones.
+
+    The tests compare the DICOM path with the NIfTI path of the same model, so the model has to segment something,
+    not to be good.
+    """
+    import torch
+    from monai.losses import DiceCELoss
+
+    from monai_dianet.apps.monailabel.config import load_bundle_config
+
+    src = ROOT / "bundles" / "dianet_brats_segmentation"
+    shutil.copytree(src / "configs", folder / "configs")
+    (folder / "models").mkdir()
+    torch.manual_seed(0)
+    parser = load_bundle_config(str(folder), overrides={"device": "$torch.device('cpu')", **TINY_OVERRIDES})
+    net = parser.get_parsed_content("network_def")
+    x, y = _normalised(train_case)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    loss_fn = DiceCELoss(sigmoid=True)
+    net.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        out = net(x[None])
+        loss_fn(out.main if hasattr(out, "main") else out, y[None]).backward()
+        opt.step()
+    net.eval()
+    torch.save(net.state_dict(), folder / "models" / "model.pt")
+    parser["network"] = net
+    router = parser.get_parsed_content("router_def", instantiate=True)
+    pairs = [_normalised(c) for c in router_cases]
+    router.fit([p[0] for p in pairs], [p[1] for p in pairs], target_error=0.5, review_budget=0.5)
+    router.save(folder / "models" / "router.json")
+    return folder
+
+
+MONAILABEL_PORT = 8000
+
+
+def start_monailabel(ns: NetNamespace, python: Path, studies: str, bundle: Path, folder: Path,
+                     extra_env: dict[str, str] | None = None, timeout: float = 240):
+    """Start ``monailabel start_server`` on the app folder in ``ns`` (loopback only); returns (proc, url, log)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": f"{python.parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(folder),  # MONAI Label's caches and sessions under ~/.cache
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
+        "MONAI_LABEL_AUTO_UPDATE_SCORING": "false",
+        "MONAI_LABEL_DICOMWEB_SEARCH_FILTER": '{"Modality": "MR"}',
+        "MONAI_LABEL_DICOMWEB_CACHE_PATH": str(folder / "dicom-cache"),
+        "MONAI_LABEL_DATASTORE_AUTO_RELOAD": "false",
+        **(extra_env or {}),
+    }
+    log = folder / "monailabel.log"
+    cmd = [str(python.parent / "monailabel"), "start_server", "--app", str(ROOT / "apps" / "monailabel_dianet"),
+           "--studies", studies, "--host", "127.0.0.1", "--port", str(MONAILABEL_PORT),
+           "--conf", "dianet_brats_bundle", str(bundle),
+           "--conf", "dianet_brats_overrides", json.dumps(TINY_OVERRIDES, separators=(",", ":"))]
+    proc = ns.popen(cmd, log=log, env=env, cwd=str(folder))
+    url = f"http://127.0.0.1:{MONAILABEL_PORT}"
+    wait_http(ns, f"{url}/info/", proc, log, timeout=timeout)
+    return proc, url, log

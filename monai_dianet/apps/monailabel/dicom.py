@@ -273,9 +273,13 @@ def _dcmread(path: str | os.PathLike):
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(str(path))
+        ds = pydicom.dcmread(str(path))
+        complete = "PixelData" in ds and "ImagePositionPatient" in ds
     except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError) as e:
         raise DICOMStudyError(f"{path}: not a readable DICOM file ({type(e).__name__}: {e}).") from None
+    if not complete:
+        raise DICOMStudyError(f"{path}: not a readable DICOM image (no pixel data or position; truncated file?).")
+    return ds
 
 
 def read_mr_series(files: Sequence[str | os.PathLike] | Sequence, name: str = "") -> tuple[np.ndarray, np.ndarray, list]:

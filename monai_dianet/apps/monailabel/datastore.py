@@ -64,6 +64,8 @@ class MultiSequenceDICOMwebDatastore(DICOMWebDatastore):
             raise ValueError(f"anchor {anchor!r} is not one of the sequences {list(sequences)}.")
         self.sequences = dict(sequences)
         self.anchor = anchor
+        # downloaded series live beside the datastore folder, which MONAI Label watches for new images
+        self.series_dir = Path(f"{self._datastore_path}-series")
 
     # listing ---------------------------------------------------------------------------------------------------
 
@@ -115,10 +117,9 @@ class MultiSequenceDICOMwebDatastore(DICOMWebDatastore):
     def source_datasets(self, image_id: str) -> dict[str, list]:
         """The study's sequence series as pydicom datasets in slice order (``{sequence: datasets}``)."""
         study_uid, study = self.study_series(image_id)
-        folder = Path(self._datastore.image_path()) / "series"
         with http_errors():
             series = {
-                seq: download_series(self._client, study_uid, uid, folder / uid)
+                seq: download_series(self._client, study_uid, uid, self.series_dir / uid)
                 for seq, uid in study["sequences"].items()
             }
             for seq, duplicates in study.get("duplicates", {}).items():
@@ -133,10 +134,9 @@ class MultiSequenceDICOMwebDatastore(DICOMWebDatastore):
         if path.is_file():
             return str(path)
         study_uid, study = self.study_series(image_id)
-        folder = Path(self._datastore.image_path()) / "series"
         with http_errors():
-            series = {uid: download_series(self._client, study_uid, uid, folder / uid) for uid in study["series"]
-                      if uid in study["sequences"].values()}
+            series = {uid: download_series(self._client, study_uid, uid, self.series_dir / uid)
+                      for uid in study["series"] if uid in study["sequences"].values()}
             if len(series) < len(self.sequences):
                 missing = [s for s in self.sequences if s not in study["sequences"]]
                 raise D.DICOMStudyError(
@@ -145,11 +145,13 @@ class MultiSequenceDICOMwebDatastore(DICOMWebDatastore):
                 )
             named = {study["series"][uid]: files for uid, files in series.items()}
             image, affine, _ = D.assemble_study(named, self.sequences, study_name=study_uid)
-        save_case_nifti(image, affine, path)
-        LocalDatastore.add_image(self, image_id, str(path), {
+        tmp = self.series_dir / f"{image_id}.nii.gz"
+        save_case_nifti(image, affine, tmp)
+        LocalDatastore.add_image(self, image_id, str(tmp), {
             "StudyInstanceUID": study_uid, "PatientID": study.get("patient_id", ""), "Modality": "MR",
             "SeriesInstanceUID": image_id, "sequences": study["sequences"],
         })
+        tmp.unlink()
         return str(path)
 
     # results ---------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ def save_case_nifti(image: np.ndarray, affine: np.ndarray, path: str | os.PathLi
     """Write a channel-first case ``(C, X, Y, Z)`` as a 4D NIfTI with channels last (atomic); returns the path."""
     import nibabel as nib
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     data = np.moveaxis(np.asarray(image), 0, -1)
     img = nib.Nifti1Image(data, np.asarray(affine, dtype=float))
     img.set_qform(img.affine, code=1)

@@ -167,7 +167,9 @@ def write_mr_series(
     if volume.ndim != 3:
         raise ValueError(f"volume must be 3D (X, Y, Z), got shape {volume.shape}.")
     if volume.size and (volume.min() < -32768 or volume.max() > 32767 or not np.allclose(volume, np.rint(volume))):
-        raise ValueError(f"series {description!r}: values must be int16 integers, got [{volume.min()}, {volume.max()}].")
+        raise ValueError(
+            f"series {description!r}: values must be int16 integers, got [{volume.min()}, {volume.max()}]."
+        )
     orientation, spacing, origin, step = nifti_affine_to_dicom(affine)
     thickness = float(np.linalg.norm(step))
     series_uid = series_instance_uid or generate_uid()
@@ -282,7 +284,9 @@ def _dcmread(path: str | os.PathLike):
     return ds
 
 
-def read_mr_series(files: Sequence[str | os.PathLike] | Sequence, name: str = "") -> tuple[np.ndarray, np.ndarray, list]:
+def read_mr_series(
+    files: Sequence[str | os.PathLike] | Sequence, name: str = ""
+) -> tuple[np.ndarray, np.ndarray, list]:
     """Read one MR series (file paths or pydicom datasets) into a volume.
 
     Args:
@@ -332,7 +336,8 @@ def read_mr_series(files: Sequence[str | os.PathLike] | Sequence, name: str = ""
         except Exception as e:  # pydicom raises many types for absent/undecodable pixel data
             raise DICOMStudyError(f"series {label!r}, instance {d.SOPInstanceUID}: no readable pixel data ({e}).") \
                 from None
-        volume[:, :, k] = pixels.T * float(getattr(d, "RescaleSlope", 1) or 1) + float(getattr(d, "RescaleIntercept", 0) or 0)
+        slope = float(getattr(d, "RescaleSlope", 1) or 1)
+        volume[:, :, k] = pixels.T * slope + float(getattr(d, "RescaleIntercept", 0) or 0)
     lps = np.eye(4)
     lps[:3, 0] = orientation[:3] * spacing[1]
     lps[:3, 1] = orientation[3:] * spacing[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monailabel_harness import NetNamespace, have_pacs_tools, start_orthanc
+from monailabel_harness import NetNamespace, have_pacs_tools
 
 pytestmark = pytest.mark.skipif(have_pacs_tools() is not None, reason=str(have_pacs_tools()))
 
@@ -26,7 +26,13 @@ def test_brats_study_round_trip_through_orthanc(orthanc, brats_case, tmp_path):
     import nibabel as nib
 
     from monai_dianet.apps.monailabel import dicom as D
-    from monai_dianet.apps.monailabel.pacs import download_series, group_studies, make_client, search_series, store_datasets
+    from monai_dianet.apps.monailabel.pacs import (
+        download_series,
+        group_studies,
+        make_client,
+        search_series,
+        store_datasets,
+    )
 
     ns, url = orthanc
     files = D.export_brats_case(brats_case["image"], tmp_path / "dicom", study=D.StudyInfo(patient_id="case0"))
@@ -39,7 +45,8 @@ def test_brats_study_round_trip_through_orthanc(orthanc, brats_case, tmp_path):
         (study_uid, study), = studies.items()
         assert sorted(study["sequences"]) == sorted(D.BRATS_SEQUENCES)
         series = {
-            seq: download_series(client, study_uid, uid, tmp_path / "cache" / uid) for seq, uid in study["sequences"].items()
+            seq: download_series(client, study_uid, uid, tmp_path / "cache" / uid)
+            for seq, uid in study["sequences"].items()
         }
         image, affine, refs = D.assemble_study(series, study_name=study_uid)
         labels = nib.load(brats_case["label"]).get_fdata()
@@ -69,7 +76,8 @@ def test_brats_study_round_trip_through_orthanc(orthanc, brats_case, tmp_path):
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == refs["FLAIR"][0].SeriesInstanceUID
     pmap = hd.pm.ParametricMap.from_dataset(pm_back[0]) if hasattr(hd.pm.ParametricMap, "from_dataset") else pm_back[0]
     assert pmap.SOPClassUID == "1.2.840.10008.5.1.4.1.1.30"
-    frames = {f.PlanePositionSequence[0].ImagePositionPatient[2]: i for i, f in enumerate(pmap.PerFrameFunctionalGroupsSequence)}
+    groups = pmap.PerFrameFunctionalGroupsSequence
+    frames = {f.PlanePositionSequence[0].ImagePositionPatient[2]: i for i, f in enumerate(groups)}
     values = np.stack([pmap.pixel_array[frames[d.ImagePositionPatient[2]]] for d in refs["FLAIR"]])
     np.testing.assert_allclose(values.transpose(2, 1, 0), entropy, rtol=1e-6)
 

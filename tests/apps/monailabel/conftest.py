@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from monailabel_harness import ROOT, NetNamespace, have_pacs_tools, start_orthanc
+from tests.apps.monailabel.monailabel_harness import ROOT, NetNamespace, have_pacs_tools, start_orthanc
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +59,6 @@ def brats_cases(tmp_path_factory) -> list[dict]:
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, brats_cases) -> Path:
     """The BraTS bundle with quickly trained weights and a fitted router (see make_tiny_brats_bundle)."""
-    from monailabel_harness import make_tiny_brats_bundle
+    from tests.apps.monailabel.monailabel_harness import make_tiny_brats_bundle
 
     return make_tiny_brats_bundle(tmp_path_factory.mktemp("bundle") / "dianet_brats", brats_cases[0], brats_cases[1:3])

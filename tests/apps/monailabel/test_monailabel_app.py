@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from monailabel_harness import have_pacs_tools, start_monailabel, start_orthanc
+from tests.apps.monailabel.monailabel_harness import have_pacs_tools, start_monailabel, start_orthanc
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(have_pacs_tools() is not None, reason=str(have_pacs_tools()))]
 

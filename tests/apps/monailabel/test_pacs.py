@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monailabel_harness import NetNamespace, have_pacs_tools
+from tests.apps.monailabel.monailabel_harness import NetNamespace, have_pacs_tools
 
 pytestmark = pytest.mark.skipif(have_pacs_tools() is not None, reason=str(have_pacs_tools()))
 

@@ -143,7 +143,7 @@ class DIANetApp(MONAILabelApp):
         trainers = {}
         for name, entry in self.models.items():
             if entry.get("train"):
-                task = _import(entry["train"])(entry["bundle"], self.conf)
+                task = _import(entry["train"])(entry["bundle"], self.conf, overrides=self._overrides(name))
                 if task.is_valid():
                     trainers[name] = task
         return trainers

@@ -61,11 +61,14 @@ class BraTSBundleTrainTask(BundleTrainTask):
         path: the bundle folder.
         conf: the app's ``--conf`` dictionary.
         cache_dir: where the BraTS-layout copies go (default ``<bundle>/data/monailabel_cases``).
+        overrides: bundle config overrides applied to every run (e.g. ``{"roi_size": [64, 64, 32]}``).
     """
 
-    def __init__(self, path: str, conf: dict[str, str], cache_dir: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, path: str, conf: dict[str, str], cache_dir: str | None = None,
+                 overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(path, conf, **kwargs)
         self.cache_dir = cache_dir or os.path.join(path, "data", "monailabel_cases")
+        self.overrides = dict(overrides or {})
 
     def _fetch_datalist(self, request: dict[str, Any], datastore: Datastore) -> list[dict[str, Any]]:
         entries = []
@@ -76,7 +79,13 @@ class BraTSBundleTrainTask(BundleTrainTask):
             raise ValueError(f"training needs at least 2 labelled studies (final labels), found {len(entries)}.")
         return entries
 
+    def _load_checkpoint(self, model_pytorch: str, pretrained: bool, train_handlers: list) -> None:
+        # MONAI Label 0.8.5 calls os.path.exists(None) when pretrained is false
+        if pretrained and os.path.exists(model_pytorch):
+            super()._load_checkpoint(model_pytorch, pretrained, train_handlers)
+
     def _update_overrides(self, overrides: dict[str, Any]) -> None:
+        overrides.update(self.overrides)
         overrides["train_datalist"] = overrides["train#dataset#data"]
         overrides["val_datalist"] = overrides.get("validate#dataset#data") or []
         overrides.pop("train#dataset#data", None)

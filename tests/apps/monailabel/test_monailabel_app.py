@@ -33,20 +33,26 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture
 def local_studies(tmp_path, brats_cases):
-    """A MONAI Label local datastore: the 4 generated cases as 4D NIfTI, the first one labelled."""
+    """A MONAI Label local datastore: the 4 generated cases as 4D NIfTI, the first two labelled."""
     from monai_dianet.apps.monailabel.studies import write_study_files
 
     for n, case in enumerate(brats_cases):
-        write_study_files(case, tmp_path / "studies", labelled=n == 0)
+        write_study_files(case, tmp_path / "studies", labelled=n < 2)
     return tmp_path / "studies"
 
 
-def test_local_datastore_info_infer_scoring(netns, tmp_path, pacs_tools_ready, tiny_bundle, local_studies, brats_cases):
+def test_local_datastore_info_infer_scoring_train(netns, tmp_path, pacs_tools_ready, tiny_bundle, local_studies,
+                                                  brats_cases):
+    import shutil
+
     import nibabel as nib
     import requests
 
-    proc, url, log = start_monailabel(netns, pacs_tools_ready, str(local_studies), tiny_bundle, tmp_path / "ml")
-    case_id = brats_cases[1]["case_id"]
+    bundle = tmp_path / "bundle"  # training writes the bundle's models/: keep the shared one intact
+    shutil.copytree(tiny_bundle, bundle)
+    before = (bundle / "models" / "model.pt").stat().st_mtime_ns
+    proc, url, log = start_monailabel(netns, pacs_tools_ready, str(local_studies), bundle, tmp_path / "ml")
+    case_id = brats_cases[2]["case_id"]
 
     def scenario():
         info = requests.get(f"{url}/info/", timeout=30).json()
@@ -57,9 +63,11 @@ def test_local_datastore_info_infer_scoring(netns, tmp_path, pacs_tools_ready, t
         scoring = requests.post(f"{url}/scoring/epistemic", params={"run_sync": True}, timeout=600)
         datastore = requests.get(f"{url}/datastore/", params={"output": "all"}, timeout=60).json()
         nxt = requests.post(f"{url}/activelearning/epistemic", timeout=60).json()
-        return info, infer, label_back, scoring, datastore, nxt
+        train = requests.post(f"{url}/train/dianet_brats", params={"run_sync": True}, timeout=900,
+                              json={"max_epochs": 1, "val_split": 0.5, "pretrained": True, "device": "cpu"})
+        return info, infer, label_back, scoring, datastore, nxt, train
 
-    info, infer, unc, scoring, datastore, nxt = netns.call(scenario, timeout=900)
+    info, infer, unc, scoring, datastore, nxt, train = netns.call(scenario, timeout=1500)
     assert "dianet_brats" in info["models"] and "dianet_brats" in info["trainers"]
     assert "epistemic" in info["scoring"] and "epistemic" in info["strategies"]
     assert infer.status_code == 200, infer.text
@@ -75,10 +83,15 @@ def test_local_datastore_info_infer_scoring(netns, tmp_path, pacs_tools_ready, t
     # epistemic scoring ranks the 3 unlabelled studies; the strategy serves the most uncertain one
     assert scoring.status_code == 200, scoring.text
     scores = {k: v["image"]["info"].get("epistemic_entropy") for k, v in datastore["objects"].items()}
-    unlabelled = [c["case_id"] for c in brats_cases[1:]]
+    unlabelled = [c["case_id"] for c in brats_cases[2:]]
     assert all(scores[c] is not None and scores[c] > 0 for c in unlabelled), scores
-    assert scores[brats_cases[0]["case_id"]] is None  # labelled: not scored
+    assert all(scores[c["case_id"]] is None for c in brats_cases[:2])  # labelled: not scored
     assert nxt["id"] == max(unlabelled, key=lambda c: scores[c])
+    # the bundle's train.json ran on the two labelled studies (BraTS-layout copies) and saved a new model
+    assert train.status_code == 200, train.text
+    assert sorted(p.name for p in (bundle / "data" / "monailabel_cases").iterdir()) == sorted(
+        c["case_id"] for c in brats_cases[:2])
+    assert (bundle / "models" / "model.pt").stat().st_mtime_ns > before
     assert "Traceback" not in log.read_text()
     assert all(line.split()[3].startswith(("127.0.0.1:", "[::1]:")) for line in netns.listening().splitlines())
 

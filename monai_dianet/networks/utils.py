@@ -51,7 +51,9 @@ def resize_to(x: torch.Tensor, spatial_size: Sequence[int], mode: str = "linear"
     """
     if mode not in _RESIZE_MODES:
         raise ValueError(f"mode must be one of {_RESIZE_MODES}, got {mode!r}.")
-    size = tuple(int(s) for s in spatial_size)
+    # no int() here: under torch.jit.trace, sizes read from another tensor's shape must stay traced values, or the
+    # exported network would only accept the traced input size
+    size = tuple(spatial_size)
     if x.ndim - 2 != len(size) or len(size) not in _LINEAR_MODES:
         raise ValueError(f"cannot resize a tensor of shape {tuple(x.shape)} to spatial size {size}.")
     if tuple(x.shape[2:]) == size:

@@ -9,7 +9,7 @@ import pytest
 from monai.data import DataLoader, Dataset
 from monai.transforms import Compose, Lambdad
 
-from monai_dianet.utils import InputError, MissingInputError, input_error_message, run_cli
+from monai_dianet.utils import InputError, MissingInputError, input_error_message, read_json, run_cli
 from monai_dianet.utils.errors import _shorten_record
 
 
@@ -90,3 +90,16 @@ def test_log_records_about_an_input_error_are_one_line():
     assert info.getMessage() == "an unrelated message"
     bug = logging.LogRecord("x", logging.ERROR, __file__, 1, "Exception: bug", (), (ValueError, ValueError(), None))
     assert _shorten_record(bug).exc_info is not None
+
+
+def test_read_json(tmp_path):
+    (tmp_path / "ok.json").write_text('{"training": []}')
+    assert read_json(tmp_path / "ok.json", expected=dict) == {"training": []}
+    (tmp_path / "latin1.json").write_bytes(b'{"name": "\xe9"}')
+    with pytest.raises(InputError, match="datalist .*latin1.json is not UTF-8 text"):
+        read_json(tmp_path / "latin1.json", "datalist")
+    with pytest.raises(InputError, match=r"bad.json is not valid JSON \(line 2, column 2: Extra data"):
+        (tmp_path / "bad.json").write_text('{"a": 1\n}x')
+        read_json(tmp_path / "bad.json")
+    with pytest.raises(MissingInputError, match="router file .*none.json does not exist"):
+        read_json(tmp_path / "none.json", "router file")

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch.distributed as dist
 
+from monai_dianet.utils.errors import MissingInputError
+
 __all__ = ["EMBEDDED_MARKER", "prepare_embedded_data"]
 
 #: file written last into a generated folder: the generator settings as JSON; its presence marks a complete folder
@@ -83,7 +85,7 @@ def prepare_embedded_data(
         the data folder, as an absolute path string.
 
     Raises:
-        FileNotFoundError: ``dataset_dir`` is given but is not a folder.
+        MissingInputError: ``dataset_dir`` is given but is not a folder (also a ``FileNotFoundError``).
         TypeError: ``settings`` are not JSON-serialisable.
 
     Example::
@@ -93,7 +95,7 @@ def prepare_embedded_data(
     if dataset_dir:
         root = Path(dataset_dir).expanduser().resolve()
         if not root.is_dir():
-            raise FileNotFoundError(f"dataset_dir {root} is not a folder.")
+            raise MissingInputError(f"dataset_dir {root} is not a folder.")
         return str(root)
     target = Path(target_dir).expanduser().resolve()
     settings = json.loads(json.dumps(settings))  # the form read back from the marker (tuples become lists)

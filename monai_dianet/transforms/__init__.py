@@ -2,5 +2,6 @@
 # Licensed under the Apache License, Version 2.0
 """Transforms of monai-dianet (array transforms with dictionary twins)."""
 
+from .io import CheckedLoadImage, CheckedLoadImaged, CheckedLoadImageD, CheckedLoadImageDict
 from .domain_shift import RandDomainShift, RandDomainShiftd, RandDomainShiftD, RandDomainShiftDict
 from .spatial_prior import ResampleSpatialPrior, ResampleSpatialPriord, build_spatial_prior, finalize_prior

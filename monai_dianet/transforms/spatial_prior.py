@@ -21,11 +21,13 @@ import torch
 import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.data import MetaTensor, load_decathlon_datalist
-from monai.transforms import GaussianSmooth, LoadImage, MapTransform, Transform
+from monai.transforms import GaussianSmooth, MapTransform, Transform
 from monai.utils import convert_to_tensor
 from tqdm.auto import tqdm
 
 from monai_dianet.networks.utils import as_prior_tensor, check_prior_mode, resize_to
+from monai_dianet.transforms.io import CheckedLoadImage
+from monai_dianet.utils.errors import MissingInputError
 
 __all__ = ["finalize_prior", "build_spatial_prior", "ResampleSpatialPrior", "ResampleSpatialPriord"]
 
@@ -55,7 +57,7 @@ def build_spatial_prior(
 ) -> MetaTensor:
     """Build the statistical spatial prior map from the masks of a datalist.
 
-    Each mask is read with MONAI ``LoadImage`` (channel first), passed through ``transform`` (e.g.
+    Each mask is read with :class:`~monai_dianet.transforms.CheckedLoadImage` (MONAI ``LoadImage``, channel first), passed through ``transform`` (e.g.
     ``ConvertToMultiChannelBasedOnBratsClasses``), one-hot encoded in ``"softmax"`` mode when it has one
     channel of class indices, resampled to ``spatial_size`` (:func:`~monai_dianet.networks.utils.resize_to`, area
     mode) and averaged over the cases.
@@ -79,7 +81,8 @@ def build_spatial_prior(
         ``smoothing_sigma``, ``eps`` and ``key``.
 
     Raises:
-        FileNotFoundError: when the datalist JSON or a mask file is missing.
+        MissingInputError: when the datalist JSON or a mask file is missing (also a ``FileNotFoundError``).
+        InputError: when a mask file cannot be read.
         KeyError: when an item lacks ``key``.
         ValueError: for an empty datalist, bad options, inconsistent channel counts, label values outside
             ``[0, num_classes)`` or non-binary sigmoid masks.
@@ -98,13 +101,13 @@ def build_spatial_prior(
         raise ValueError(f"spatial_size must have 1 to 3 positive entries, got {spatial_size}.")
     if isinstance(datalist, (str, os.PathLike)):
         if not os.path.isfile(datalist):
-            raise FileNotFoundError(f"datalist file not found: {datalist}")
+            raise MissingInputError(f"datalist file not found: {datalist}")
         datalist = load_decathlon_datalist(
             datalist, is_segmentation=True, data_list_key=data_list_key, base_dir=base_dir
         )
     if len(datalist) == 0:
         raise ValueError("build_spatial_prior: the datalist is empty.")
-    loader = LoadImage(reader=reader, image_only=True, ensure_channel_first=True)
+    loader = CheckedLoadImage(reader=reader, image_only=True, ensure_channel_first=True)
     total: torch.Tensor | None = None
     for i, item in enumerate(tqdm(datalist, desc="spatial prior", disable=not progress)):
         if key not in item:
@@ -112,7 +115,7 @@ def build_spatial_prior(
         source = item[key]
         if isinstance(source, (str, os.PathLike)):
             if not os.path.isfile(source):
-                raise FileNotFoundError(f"mask file not found: {source}")
+                raise MissingInputError(f"mask file not found: {source}")
             mask = loader(source)
         else:
             mask = source

@@ -6,6 +6,7 @@
 from .constants import DIANET_TASKS, MODALITIES
 from .enums import Activation, Modality, PriorMode, RouteDecision, UncertaintyScore
 from .errors import InputError, MissingInputError, input_error_message, install_input_error_hook, run_cli
+from .io import read_json
 
 __all__ = [
     "Activation",
@@ -19,5 +20,6 @@ __all__ = [
     "UncertaintyScore",
     "input_error_message",
     "install_input_error_hook",
+    "read_json",
     "run_cli",
 ]

@@ -34,7 +34,6 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -43,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monai_dianet.data import prepare_embedded_data
+from monai_dianet.utils.errors import InputError, MissingInputError
+from monai_dianet.utils.io import read_json
 
 __all__ = [
     "BraTSLayout",
@@ -163,15 +164,15 @@ def brats_case_files(
         ``{"image": [4 paths in channel order], "label": path (if present), "case_id": str, "layout": str}``.
 
     Raises:
-        ValueError: when the layout cannot be detected.
-        FileNotFoundError: when a sequence (or the required label map) is missing; the message names the case
+        InputError: when the layout cannot be detected.
+        MissingInputError: when a sequence (or the required label map) is missing; the message names the case
             and the expected file.
     """
     case_dir = Path(case_dir)
     case_id = case_dir.name
     lay = brats_layout(layout) if layout is not None else _detect_layout(case_dir)
     if lay is None:
-        raise ValueError(
+        raise InputError(
             f"case folder {case_dir} matches no BraTS layout: expected a folder named like "
             f"BraTS2021_NNNNN or BraTS-GLI-NNNNN-NNN holding the four sequence files."
         )
@@ -179,7 +180,7 @@ def brats_case_files(
     for seq in lay.sequences:
         path = _existing(case_dir, case_id, lay, seq)
         if path is None:
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"BraTS case {case_id!r} ({lay.name} layout) is missing sequence {seq!r}: "
                 f"expected file {case_dir / lay.filename(case_id, seq)}."
             )
@@ -189,7 +190,7 @@ def brats_case_files(
     if label is not None:
         entry["label"] = str(label.resolve())
     elif require_label:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"BraTS case {case_id!r} ({lay.name} layout) has no label map: "
             f"expected file {case_dir / lay.filename(case_id, lay.label_suffix)}."
         )
@@ -216,11 +217,12 @@ def find_brats_cases(
         entries sorted by case id (see :func:`brats_case_files`).
 
     Raises:
-        FileNotFoundError: when ``root`` does not exist or holds no BraTS case, or a case misses a file.
+        MissingInputError: when ``root`` does not exist or holds no BraTS case, or a case misses a file.
+        InputError: when a case id is found twice.
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"BraTS dataset folder {root} does not exist.")
+        raise MissingInputError(f"BraTS dataset folder {root} does not exist.")
     wanted = brats_layout(layout) if layout is not None else None
     entries = []
     for dirpath, dirnames, _ in os.walk(root):
@@ -232,14 +234,14 @@ def find_brats_cases(
         entries.append(brats_case_files(case_dir, lay, require_label=require_label))
         dirnames[:] = []  # a case folder holds no further cases
     if not entries:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no BraTS case found under {root}: expected folders like BraTS2021_NNNNN/BraTS2021_NNNNN_t1.nii.gz "
             f"or BraTS-GLI-NNNNN-NNN/BraTS-GLI-NNNNN-NNN-t1n.nii.gz."
         )
     ids = [e["case_id"] for e in entries]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ValueError(f"BraTS case ids found more than once under {root}: {duplicates}.")
+        raise InputError(f"BraTS case ids found more than once under {root}: {duplicates}.")
     return sorted(entries, key=lambda e: e["case_id"])
 
 
@@ -285,17 +287,19 @@ def load_brats_datalist_json(
         entries with absolute paths, in file order.
 
     Raises:
-        FileNotFoundError: when the JSON or a listed file is missing (the message names the case and file).
-        KeyError: when ``data_list_key`` is absent or an entry has no ``"image"``.
-        ValueError: when an entry does not list four sequences or its layout cannot be told.
+        MissingInputError: when the JSON or a listed file is missing (the message names the case and file).
+        InputError: when the JSON is malformed, ``data_list_key`` is absent or not a list, an entry has no
+            ``"image"`` or does not list four sequence files, or its layout cannot be told.
     """
     datalist_json = Path(datalist_json)
-    if not datalist_json.is_file():
-        raise FileNotFoundError(f"BraTS datalist JSON {datalist_json} does not exist.")
-    with open(datalist_json) as f:
-        content = json.load(f)
+    content = read_json(datalist_json, "BraTS datalist JSON", expected=dict)
     if data_list_key not in content:
-        raise KeyError(f"datalist {datalist_json} has no key {data_list_key!r}; keys found: {sorted(content)}.")
+        raise InputError(f"datalist {datalist_json} has no key {data_list_key!r}; keys found: {sorted(content)}.")
+    if not isinstance(content[data_list_key], list):
+        raise InputError(
+            f"datalist {datalist_json}[{data_list_key!r}] is a {type(content[data_list_key]).__name__}; "
+            f"expected a list of entries like {{\"image\": [t1, t1c, t2, flair], \"label\": seg}}."
+        )
     base = Path(base_dir) if base_dir else datalist_json.parent
 
     def resolve(path: str) -> str:
@@ -303,11 +307,11 @@ def load_brats_datalist_json(
 
     entries = []
     for i, item in enumerate(content[data_list_key]):
-        if "image" not in item:
-            raise KeyError(f"entry {i} of {datalist_json}[{data_list_key!r}] has no 'image' key.")
+        if not isinstance(item, dict) or "image" not in item:
+            raise InputError(f"entry {i} of {datalist_json}[{data_list_key!r}] has no 'image' key.")
         images = item["image"]
-        if isinstance(images, str) or len(images) != 4:
-            raise ValueError(
+        if not isinstance(images, list) or len(images) != 4 or not all(isinstance(p, str) for p in images):
+            raise InputError(
                 f"entry {i} of {datalist_json}[{data_list_key!r}] must list 4 sequence files as 'image', "
                 f"got {images!r}."
             )
@@ -316,22 +320,22 @@ def load_brats_datalist_json(
         case_id = item.get("case_id") or (detected[1] if detected else Path(images[0]).parent.name)
         lay_name = item.get("layout") or (detected[0].name if detected else layout)
         if lay_name is None:
-            raise ValueError(
+            raise InputError(
                 f"cannot tell the BraTS layout of case {case_id!r} in {datalist_json} from its file names; "
                 f"add a 'layout' key (\"2021\" or \"2023\") to the entry or pass layout=."
             )
         lay = brats_layout(lay_name)
         for path, seq in zip(images, lay.sequences):
             if not Path(path).is_file():
-                raise FileNotFoundError(f"BraTS case {case_id!r} is missing sequence {seq!r}: expected file {path}.")
+                raise MissingInputError(f"BraTS case {case_id!r} is missing sequence {seq!r}: expected file {path}.")
         entry = {"image": images}
         label = resolve(item["label"]) if item.get("label") else None
         if label:
             if not Path(label).is_file():
-                raise FileNotFoundError(f"BraTS case {case_id!r} has no label map: expected file {label}.")
+                raise MissingInputError(f"BraTS case {case_id!r} has no label map: expected file {label}.")
             entry["label"] = str(label)
         elif require_label:
-            raise FileNotFoundError(f"BraTS case {case_id!r} in {datalist_json} lists no 'label' file.")
+            raise MissingInputError(f"BraTS case {case_id!r} in {datalist_json} lists no 'label' file.")
         entry["case_id"] = str(case_id)
         entry["layout"] = lay.name
         entries.append(entry)
@@ -482,8 +486,7 @@ def brats_datalists(
     """
     entries = build_brats_datalist(dataset_dir, datalist_json, "training", layout=layout)
     if datalist_json:
-        with open(datalist_json) as f:
-            has_val = "validation" in json.load(f)
+        has_val = "validation" in read_json(datalist_json, "BraTS datalist JSON", expected=dict)
     else:
         has_val = False
     if has_val:

@@ -31,6 +31,8 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable, Resize, Transform
 from monai.utils import convert_to_tensor
 
+from monai_dianet.utils.errors import InputError, MissingInputError
+
 __all__ = [
     "ajcc_stage_to_number",
     "ScaleGeneExpression",
@@ -464,7 +466,8 @@ class LoadHistologyPatch(Randomizable, Transform):
         random_patch: pick a random patch of the case instead of the first.
 
     Raises:
-        FileNotFoundError: for a path that does not exist.
+        MissingInputError: for a path that does not exist (also a ``FileNotFoundError``).
+        InputError: for a file that is not a readable image (also a ``ValueError``).
         ValueError: for a missing image with ``spatial_size=None``.
     """
 
@@ -491,9 +494,12 @@ class LoadHistologyPatch(Randomizable, Transform):
         self.randomize(paths)
         path = Path(paths[self._index])
         if not path.is_file():
-            raise FileNotFoundError(f"histology patch not found: {path}")
-        with Image.open(path) as im:
-            array = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+            raise MissingInputError(f"histology patch not found: {path}")
+        try:
+            with Image.open(path) as im:
+                array = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+        except (OSError, ValueError, SyntaxError) as e:  # PIL: UnidentifiedImageError, truncated or broken data
+            raise InputError(f"histology patch {path} cannot be read ({e}); expected a PNG/JPEG/TIFF image") from e
         image = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
         if self._resize is not None and tuple(image.shape[1:]) != self.spatial_size:
             image = convert_to_tensor(self._resize(image), dtype=torch.float32, track_meta=False).clamp(0.0, 1.0)

@@ -9,8 +9,9 @@ Usage::
     python -m monai_dianet.data.synthetic tcga --out data/tcga --num 40
 
 Bad arguments (unknown kind, non-positive count, negative seed, unwritable output folder, bad shape, an option
-the kind does not take) end with a one-line ``error:`` message after the usage line and exit status 2, like
-any argparse error.
+the kind does not take, too few TCGA cases) end with a one-line ``error:`` message after the usage line and exit
+status 2, like any argparse error, and leave no output folder behind. Bad input found while generating ends with one
+``error:`` line and status 1.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import argparse
 import importlib
 import inspect
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from monai_dianet.utils.errors import run_cli
 
 KINDS = ("brats", "camelyon", "tcga")
 
@@ -114,8 +118,16 @@ def _generator_kwargs(parser: argparse.ArgumentParser, args: argparse.Namespace)
             except ValueError as e:
                 parser.error(f"argument --shape: {e}")
             kwargs["size"] = size
-    elif args.shape is not None:
-        parser.error(f"argument --shape: the {args.kind} generator takes no shape")
+    else:
+        from monai_dianet.data.synthetic.tcga import _check_num
+
+        if args.shape is not None:
+            parser.error(f"argument --shape: the {args.kind} generator takes no shape")
+        if args.num is not None:
+            try:
+                _check_num(args.num)
+            except ValueError as e:
+                parser.error(f"argument --num: {e}")
     return kwargs
 
 
@@ -182,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     kwargs = _generator_kwargs(parser, args)
+    created = not args.out.exists()
     message = _writable_folder_error(args.out)
     if message:
         parser.error(message)
@@ -194,11 +207,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "progress" in parameters:
         kwargs["progress"] = True
     out = args.out.resolve()
-    result = generate(out, **kwargs)
+    try:
+        result = generate(out, **kwargs)
+    except BaseException:
+        if created:  # leave nothing behind in a folder this command made
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     settings = {k: p.default for k, p in parameters.items() if p.default is not inspect.Parameter.empty}
     print(_summary(args.kind, out, result, {**settings, **kwargs}))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

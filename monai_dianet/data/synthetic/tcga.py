@@ -393,6 +393,21 @@ def _stage_from_score(score: float, rng: np.random.Generator) -> str:
     return _STAGES[int(np.clip(np.round(position), 0, len(_STAGES) - 1))]
 
 
+def _check_num(num: int, num_classes: int = 2) -> None:
+    """The case count the generator needs: two cases per class at least (a stratified split needs them).
+
+    Raises:
+        ValueError: ``num_classes < 2``, or ``num`` not an integer of at least ``2 * num_classes``.
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
+    if int(num) != num or num < 2 * num_classes:
+        raise ValueError(
+            f"num must be an integer of at least {2 * num_classes} (two cases per class, {num_classes} classes), "
+            f"got {num!r}."
+        )
+
+
 def generate_tcga(
     out_dir: str | Path,
     num: int = 40,
@@ -437,12 +452,7 @@ def generate_tcga(
         paths = generate_tcga("/tmp/tcga", num=24, seed=0)
         sheet = pd.read_csv(paths["sample_sheet"], sep="\\t")
     """
-    if int(num) != num or num < 1:
-        raise ValueError(f"num must be a positive integer, got {num!r}.")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
-    if num < 2 * num_classes:
-        raise ValueError(f"num must be at least 2 * num_classes = {2 * num_classes}, got {num}.")
+    _check_num(num, num_classes)
     if num_genes < len(_KNOWN_GENES):
         raise ValueError(f"num_genes must be at least {len(_KNOWN_GENES)} (the built-in named genes), got {num_genes}.")
     if patches_per_case < 1:

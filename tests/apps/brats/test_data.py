@@ -24,6 +24,7 @@ from monai_dianet.apps.brats import (
     split_brats_datalist,
 )
 from monai_dianet.data.synthetic import generate_brats
+from monai_dianet.utils import InputError, MissingInputError
 
 SHAPE = (16, 16, 16)
 
@@ -136,8 +137,26 @@ def test_decathlon_json_custom_names(dataset, tmp_path):
     (tmp_path / "dl.json").write_text(json.dumps({"training": [item]}))
     with pytest.raises(FileNotFoundError, match="caseX.*gone.nii.gz"):
         load_brats_datalist_json(tmp_path / "dl.json")
-    with pytest.raises(KeyError, match="validation"):
+    with pytest.raises(InputError, match="has no key 'validation'"):
         load_brats_datalist_json(tmp_path / "dl.json", data_list_key="validation")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"training": [{"image": ["a", "b"]', r"dl.json is not valid JSON \(line 1, column 35"),
+        ('["not", "an", "object"]', "dl.json holds a JSON list; expected a JSON object"),
+        ('{"training": {"image": []}}', r"dl.json\['training'\] is a dict; expected a list"),
+        ('{"training": [["a.nii.gz"]]}', "entry 0 of .*dl.json\\['training'\\] has no 'image' key"),
+        ('{"training": [{"image": "a.nii.gz"}]}', "must list 4 sequence files"),
+    ],
+)
+def test_malformed_datalist_json(tmp_path, text, message):
+    (tmp_path / "dl.json").write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_brats_datalist_json(tmp_path / "dl.json")
+    with pytest.raises(MissingInputError, match="BraTS datalist JSON .*none.json does not exist"):
+        load_brats_datalist_json(tmp_path / "none.json")
 
 
 def _fake_entries(n: int) -> list[dict]:

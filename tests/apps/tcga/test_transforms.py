@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ from monai_dianet.apps.tcga.transforms import (
     ScaleGeneExpressiond,
     ajcc_stage_to_number,
 )
+from monai_dianet.utils import InputError, MissingInputError
 
 
 def _expression(seed: int = 0, n: int = 12) -> pd.DataFrame:
@@ -192,8 +195,15 @@ def test_load_histology_patch(tmp_path):
     assert torch.equal(LoadHistologyPatch((8, 8))([]), torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="spatial_size"):
         LoadHistologyPatch(spatial_size=None)([])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(MissingInputError, match="missing.png"):
         LoadHistologyPatch()(str(tmp_path / "missing.png"))
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(Path(a).read_bytes()[:40])  # a truncated PNG
+    with pytest.raises(InputError, match=f"histology patch {corrupt} cannot be read"):
+        LoadHistologyPatch()(str(corrupt))
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(InputError, match="text.png cannot be read"):
+        LoadHistologyPatch()(str(tmp_path / "text.png"))
     loader = LoadHistologyPatchd("image", spatial_size=(20, 30), random_patch=True).set_random_state(0)
     first = [float(loader({"image": [a, b]})["image"].mean()) for _ in range(12)]
     picks = {round(v, 4) for v in first}

@@ -67,6 +67,7 @@ def test_command_error_without_traceback(tmp_path):
         (["tcga", "--out", "{tmp}", "--shape", "64"], "--shape: the tcga generator takes no shape"),
         (["brats", "--out", "{tmp}", "--layout", "2022"], "--layout: invalid choice"),
         (["brats"], "required: --out"),
+        (["tcga", "--out", "{tmp}/new", "--num", "3"], "--num: num must be an integer of at least 4"),
     ],
 )
 def test_bad_arguments_exit_2(tmp_path, capsys, args, message):
@@ -77,6 +78,7 @@ def test_bad_arguments_exit_2(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not list(tmp_path.glob("**/*.nii.gz")) and not list(tmp_path.glob("**/*.tif"))
+    assert not (tmp_path / "new").exists()  # no empty output folder left behind
 
 
 def test_brats_2023_layout(tmp_path, capsys):

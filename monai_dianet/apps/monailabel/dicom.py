@@ -95,10 +95,14 @@ class StudyInfo:
 
 
 def match_sequence(description: str, sequences: Mapping[str, Sequence[str]] = BRATS_SEQUENCES) -> str | None:
-    """The sequence (key of ``sequences``) whose aliases contain ``description`` (case/space-insensitive)."""
-    text = " ".join(str(description).lower().replace("_", " ").split())
+    """The sequence (key of ``sequences``) whose aliases contain ``description`` (ignoring case, spaces, "_", "-")."""
+
+    def norm(text: str) -> str:
+        return "".join(c for c in str(text).lower() if c not in " _-")
+
+    text = norm(description)
     for name, aliases in sequences.items():
-        if text == name.lower() or text in aliases:
+        if text == norm(name) or text in {norm(a) for a in aliases}:
             return name
     return None
 

@@ -211,15 +211,3 @@ def test_dicomweb_end_to_end_seg_in_orthanc(netns, tmp_path, pacs_tools_ready, t
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
     assert all(line.split()[3].startswith(("127.0.0.1:", "[::1]:")) for line in netns.listening().splitlines())
 
-
-def test_corrupt_and_non_mr_dicom_files(tmp_path, brats_case):
-    from monai_dianet.apps.monailabel import dicom as D
-
-    files = D.export_brats_case(brats_case["image"], tmp_path / "s", study=D.StudyInfo(patient_id="x"))
-    bad = files["T2"][3]
-    with open(bad, "r+b") as f:
-        f.truncate(200)
-    with pytest.raises(D.DICOMStudyError, match=r"IM_0004\.dcm: not a readable DICOM"):
-        D.assemble_study(files)
-    with pytest.raises(D.DICOMStudyError, match="missing sequence\\(s\\) T1ce"):
-        D.assemble_study({k: v for k, v in files.items() if k != "T1ce"}, study_name="s")

@@ -207,7 +207,9 @@ def run(dims: int, size: int, in_channels: int, out_channels: int, args: argpars
         models[name] = factories[name]().to(device)
         rows[name] = {"model": name, "params": sum(p.numel() for p in models[name].parameters())}
         for backward in modes:
-            rows[name][f"mem{int(backward)}"] = peak_memory_mib(name, dims, shape, backward, device, out_channels)
+            rows[name][f"mem{int(backward)}"] = (
+                float("nan") if args.skip_memory else peak_memory_mib(name, dims, shape, backward, device, out_channels)
+            )
             _call(models[name], x, backward)  # warm-up (one-off kernel/primitive creation)
     for backward in modes:
         times: dict[str, list[float]] = {n: [] for n in names}
@@ -525,6 +527,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--models", nargs="+", default=None, help="subset of model names")
     parser.add_argument("--no-backward", action="store_true", help="skip the forward+backward measurement")
+    parser.add_argument("--skip-memory", action="store_true", help="skip the peak-memory measurement (NaN)")
     parser.add_argument("--anatomy", action="store_true", help="real-anatomy training comparison (see module doc)")
     parser.add_argument("--sweep", action="store_true", help="validation sweep of DIANet variants (real anatomy)")
     parser.add_argument("--configs", nargs="+", default=None, choices=sorted(SWEEP), help="sweep variants")

@@ -1,261 +1,256 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""OncoNet benchmark: fusion vs. single modalities vs. scikit-learn baselines, clinical-only OncoNet vs. logistic
-regression on real tabular data, and the gene-graph encoder's forward time per patient.
+"""OncoNet through its fit API vs linear and boosting baselines, on real public cohorts and on the generated cohort.
 
-1. Generated TCGA cohort (``generate_tcga``, GDC formats, read by ``build_tcga_data``): OncoNet with all three
-   modalities vs. OncoNet with one modality at a time vs. scikit-learn logistic regression and gradient boosting
-   on the concatenated tabular features (selected genes + encoded clinical columns), same split, accuracy / AUC
-   on the held-out validation cases, averaged over ``--seeds`` cohorts.
-2. Wisconsin breast cancer (``sklearn.datasets.load_breast_cancer``, real data, offline): OncoNet with only the
-   clinical encoder vs. logistic regression, stratified 5-fold cross-validation, AUC.
-3. ``GeneGraphEncoder`` (GATv2, PyG) forward time per patient vs. ``GeneTransformerEncoder`` on the same genes.
+Every model is scored by repeated stratified K-fold cross-validation (``--folds`` x ``--repeats``; the same folds
+for every model of a data set; every choice a model makes, OncoNet's early stopping and inner-CV ensemble,
+LogisticRegressionCV's C, Coxnet's alpha, is made inside the training folds). Reported: mean +- sd over the
+folds, and the ratio of each model's mean to the best baseline's.
 
-Run (CPU, about 10-20 minutes on 2 idle cores with the defaults)::
+Classification (AUC): ``OncoNetClassifier()`` with its package defaults vs ``LogisticRegressionCV`` and
+``GradientBoostingClassifier`` (scikit-learn defaults) on the same one-hot / standardised columns.
+Survival (Harrell's C-index, and the mean time-dependent AUC): ``OncoNetSurvival()`` defaults vs scikit-survival's
+``CoxPHSurvivalAnalysis`` (ridge alpha 1e-2 for a stable fit) and ``CoxnetSurvivalAnalysis`` (elastic net,
+l1_ratio 0.5, alpha chosen by 5-fold grid search on the training folds).
 
-    python benchmarks/bench_onconet.py
-    python benchmarks/bench_onconet.py --cases 200 --epochs 40 --seeds 0 1 2 --image-encoder dianet
+Data sets (all real except ``generated``; none downloaded, they ship inside scikit-learn / scikit-survival):
+
+- development (the OncoNet defaults were chosen on these): ``wisconsin`` (scikit-learn breast cancer, 569 x 30,
+  classification), ``wisconsin200`` (200 patients of it per repeat, the small-cohort regime), ``gbsg2`` (686 x 8),
+  ``whas500`` (500 x 14), ``flchain`` (1,000 of 7,874 patients, 9 columns), ``veterans`` (137 x 6, survival only).
+  For classification the survival sets use their event indicator as the label (as the issue's cohort does).
+- kept aside (never used to choose anything, run once at the end): ``breast_cancer`` (scikit-survival's
+  Desmedt et al. 2007 cohort: 198 patients, 76 microarray genes + 4 clinical variables, 26 % distant metastases)
+  and ``aids`` (ACTG 320 trial, 1,151 x 11, 8 % events).
+- ``generated``: the GDC-format cohort of ``monai_dianet.data.synthetic.tcga`` (log TPM of the 64 most variable
+  genes + the clinical table; classification label; survival from ``vital_status`` / ``days_to_death`` /
+  ``days_to_last_follow_up`` when the generator writes them).
+
+Run (CPU, 1 thread; about 1-2 minutes per data set and task)::
+
+    python benchmarks/bench_onconet.py --task classification --datasets breast_cancer aids
+    python benchmarks/bench_onconet.py --task survival --datasets gbsg2 whas500 --set loss=nll
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import tempfile
 import time
+import warnings
 
 import numpy as np
+import pandas as pd
 import torch
-from sklearn.datasets import load_breast_cancer
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import StandardScaler
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from monai_dianet.data.synthetic.tcga import generate_tcga
-from monai_dianet.apps.tcga.data import build_tcga_data
-from monai_dianet.losses import OncoNetLoss
-from monai_dianet.networks.blocks import GeneGraphEncoder, GeneTransformerEncoder
-from monai_dianet.networks.nets import OncoNet
+from monai_dianet.estimators import OncoNetClassifier, OncoNetSurvival
+from monai_dianet.metrics import concordance_index, survival_array, time_dependent_auc
 
-
-def stack_dataset(dataset) -> dict[str, torch.Tensor]:
-    """All items of a TCGAMultimodalDataset as stacked tensors (loaded once)."""
-    items = [dataset[i] for i in range(len(dataset))]
-    keys = ("image", "genes", "clinical", "modality_mask", "label")
-    return {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in keys}
+DEVELOPMENT = ("wisconsin", "wisconsin200", "gbsg2", "whas500", "flchain", "veterans")
+KEPT_ASIDE = ("breast_cancer", "aids")
 
 
-def select(data: dict[str, torch.Tensor], modalities: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """Keep only ``modalities`` (the others are removed from the input and the mask)."""
-    out = {k: v for k, v in data.items() if k in modalities or k in ("label",)}
-    keep = torch.tensor([m in modalities for m in ("image", "genes", "clinical")])
-    out["modality_mask"] = data["modality_mask"] & keep
-    return out
+def load_dataset(name: str, task: str, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list]:
+    """(X, time, event, clinical columns); classification uses ``event`` as the label (``time`` unused)."""
+    import sksurv.datasets as sd
+    from sklearn.datasets import load_breast_cancer
+
+    if name in ("wisconsin", "wisconsin200"):
+        if task == "survival":
+            raise ValueError("wisconsin has no survival outcome.")
+        x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        if name == "wisconsin200":
+            keep = np.random.default_rng(seed).choice(len(x), 200, replace=False)
+            x, y = x.iloc[keep].reset_index(drop=True), y.iloc[keep]
+        # 0 = malignant in scikit-learn; predict malignancy
+        return x, np.zeros(len(x)), (np.asarray(y) == 0), []
+    if name == "generated":
+        return _generated(task, seed)
+    loaders = {
+        "gbsg2": sd.load_gbsg2, "whas500": sd.load_whas500, "flchain": sd.load_flchain,
+        "veterans": sd.load_veterans_lung_cancer, "breast_cancer": sd.load_breast_cancer, "aids": sd.load_aids,
+    }
+    x, y = loaders[name]()
+    event_field, time_field = y.dtype.names
+    event, stime = np.asarray(y[event_field]).astype(bool), np.asarray(y[time_field], dtype=float)
+    if name == "flchain":
+        keep = np.random.default_rng(0).choice(len(x), 1000, replace=False)
+        x, event, stime = x.iloc[keep].reset_index(drop=True), event[keep], stime[keep]
+    if name == "veterans" and task == "classification":
+        raise ValueError("veterans has 93 % events: not a classification set.")
+    clinical = ["age", "er", "grade", "size"] if name == "breast_cancer" else list(x.columns)
+    return x.reset_index(drop=True), stime, event, clinical
 
 
-def inner_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stratified split of the training indices into (fit, early-stopping validation); the test cases play no part."""
-    g = torch.Generator().manual_seed(seed)
-    fit, stop = [], []
-    for c in labels.unique():
-        idx = torch.nonzero(labels == c).flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        k = int(round(fraction * len(idx)))
-        stop.append(idx[:k])
-        fit.append(idx[k:])
-    return torch.cat(fit).sort().values, torch.cat(stop).sort().values
+def _generated(task: str, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list]:
+    from monai_dianet.data.synthetic.tcga import generate_tcga
+    from monai_dianet.apps.tcga.data import load_tcga_cohort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_tcga(tmp, num=240, seed=seed, num_genes=256, patch_size=16, patches_per_case=1, progress=False)
+        cohort = load_tcga_cohort(tmp)
+    expr = np.log1p(cohort.expression)
+    genes = expr[expr.var().sort_values(ascending=False).index[:64]].reindex(cohort.case_ids)
+    clinical = cohort.clinical.reindex(cohort.case_ids)
+    outcome = [c for c in ("vital_status", "days_to_death", "days_to_last_follow_up") if c in clinical]
+    table = pd.concat([genes, clinical.drop(columns=outcome)], axis=1).reset_index(drop=True)
+    table.columns = [str(c) for c in table.columns]
+    if task == "classification":
+        return table, np.zeros(len(table)), np.asarray(cohort.labels) > 0, list(clinical.drop(columns=outcome).columns)
+    raise ValueError("generated survival needs the survival fields of the generator (TCGA survival task).")
 
 
-def train_onconet(
-    net: OncoNet, train: dict[str, torch.Tensor], epochs: int, batch_size: int = 16, lr: float = 1e-3, seed: int = 0,
-    contrastive_weight: float = 0.1, weight_decay: float = 1e-4, stop_data: dict[str, torch.Tensor] | None = None,
-) -> OncoNet:
-    """Plain mini-batch training of OncoNet with its objective (CE + eq 10 L2 + eq 15 contrastive).
+def baseline_preprocessor(x: pd.DataFrame) -> ColumnTransformer:
+    numeric = [c for c in x.columns if pd.api.types.is_numeric_dtype(x[c]) and not pd.api.types.is_bool_dtype(x[c])]
+    categorical = [c for c in x.columns if c not in numeric]
+    parts = [("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)]
+    if categorical:
+        parts.append(("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                                           OneHotEncoder(handle_unknown="ignore", sparse_output=False)), categorical))
+    return ColumnTransformer(parts, sparse_threshold=0.0)
 
-    With ``stop_data`` (cases taken out of the training split), the weights of the epoch with the best AUC on
-    those cases are kept (early stopping by model selection); without it, the last epoch's.
-    """
-    torch.manual_seed(seed)
-    loss_fn = OncoNetLoss(net, contrastive_weight=contrastive_weight)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    n = len(train["label"])
-    usable = train["modality_mask"].any(1)
-    best, best_state = -1.0, None
-    for _ in range(epochs):
-        net.train()
-        perm = torch.randperm(n)
-        perm = perm[usable[perm]]
-        for start in range(0, len(perm), batch_size):
-            idx = perm[start : start + batch_size]
-            if len(idx) < 2:
+
+def _objects(x: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as plain objects (scikit-learn's imputers do not take pandas categories with NaN)."""
+    x = x.copy()
+    for c in x.columns:
+        if not pd.api.types.is_numeric_dtype(x[c]) or pd.api.types.is_bool_dtype(x[c]):
+            x[c] = x[c].astype(object).where(x[c].notna(), np.nan)
+    return x
+
+
+def classification_models(x: pd.DataFrame, clinical: list, seed: int, overrides: dict) -> dict:
+    return {
+        "OncoNetClassifier (defaults)": OncoNetClassifier(clinical_columns=clinical, random_state=seed, **overrides),
+        "LogisticRegressionCV": make_pipeline(baseline_preprocessor(x),
+                                              LogisticRegressionCV(max_iter=5000, use_legacy_attributes=False)),
+        "GradientBoosting": make_pipeline(baseline_preprocessor(x), GradientBoostingClassifier(random_state=seed)),
+    }
+
+
+def _coxnet(x: pd.DataFrame, x_train: pd.DataFrame, y_train: np.ndarray, seed: int):
+    from sksurv.linear_model import CoxnetSurvivalAnalysis
+
+    path = make_pipeline(baseline_preprocessor(x), CoxnetSurvivalAnalysis(l1_ratio=0.5, alpha_min_ratio=0.01,
+                                                                          n_alphas=30, max_iter=100000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alphas = path.fit(x_train, y_train)[-1].alphas_
+        search = GridSearchCV(
+            make_pipeline(baseline_preprocessor(x), CoxnetSurvivalAnalysis(l1_ratio=0.5, max_iter=100000)),
+            {"coxnetsurvivalanalysis__alphas": [[a] for a in alphas]},
+            cv=KFold(5, shuffle=True, random_state=seed), error_score=0.5,
+        ).fit(x_train, y_train)
+    return search
+
+
+def run_split(task: str, name: str, x, stime, event, clinical, train, test, seed, overrides, models) -> dict:
+    scores: dict[str, dict[str, float]] = {}
+    xtr, xte = _objects(x.iloc[train]), _objects(x.iloc[test])
+    if task == "classification":
+        for model_name, model in classification_models(x, clinical, seed, overrides).items():
+            if models and not any(m in model_name for m in models):
                 continue
-            batch = {k: v[idx] for k, v in train.items() if k != "label"}
-            loss = loss_fn(net(batch, return_all=True), train["label"][idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        sched.step()
-        if stop_data is not None:
-            _, auc = scores(stop_data["label"].numpy(), predict(net, stop_data))
-            if auc > best:
-                best, best_state = auc, {k: v.detach().clone() for k, v in net.state_dict().items()}
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    return net.eval()
-
-
-@torch.no_grad()
-def predict(net: OncoNet, data: dict[str, torch.Tensor], batch_size: int = 64) -> np.ndarray:
-    """Class probabilities (N, K)."""
-    net.eval()
-    out = []
-    for start in range(0, len(data["label"]), batch_size):
-        batch = {k: v[start : start + batch_size] for k, v in data.items() if k != "label"}
-        out.append(torch.softmax(net(batch), dim=1))
-    return torch.cat(out).numpy()
-
-
-def scores(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
-    acc = accuracy_score(labels, probs.argmax(1))
-    auc = roc_auc_score(labels, probs[:, 1]) if probs.shape[1] == 2 else roc_auc_score(labels, probs, multi_class="ovr")
-    return float(acc), float(auc)
-
-
-def cohort_benchmark(args) -> dict[str, list[tuple[float, float]]]:
-    results: dict[str, list[tuple[float, float]]] = {}
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            generate_tcga(tmp, num=args.cases, seed=seed, num_genes=256, patch_size=args.patch_size,
-                          missing_rate=0.0, progress=False)
-            data = build_tcga_data(tmp, num_genes=args.genes, val_fraction=0.4, seed=seed,
-                                   spatial_size=(args.patch_size, args.patch_size), random_patch_train=False)
-            train, val = stack_dataset(data.datasets["train"]), stack_dataset(data.datasets["val"])
-        stop = None
-        if args.early_stopping > 0:  # model selection on cases of the training split, never on the test cases
-            fit_idx, stop_idx = inner_split(train["label"], args.early_stopping, seed)
-            train_all, train = train, {k: v[fit_idx] for k, v in train.items()}
-            stop = {k: v[stop_idx] for k, v in train_all.items()}
-        common = dict(in_channels=3, num_classes=max(data.num_classes, 2), num_genes=data.num_genes,
-                      num_clinical=data.num_clinical, embed_dim=32, dropout=0.2, edge_index=data.edge_index,
-                      img_size=args.patch_size)
-        configs = {
-            f"OncoNet full ({args.image_encoder} + graph + clinical)": (
-                dict(image_encoder=args.image_encoder, genomic_encoder="graph", clinical=True,
-                     modality_dropout=args.modality_dropout), ("image", "genes", "clinical")),
-            f"OncoNet image only ({args.image_encoder})": (
-                dict(image_encoder=args.image_encoder, genomic_encoder=None, clinical=False), ("image",)),
-            "OncoNet genes only (graph)": (dict(image_encoder=None, genomic_encoder="graph", clinical=False), ("genes",)),
-            "OncoNet clinical only (MLP)": (dict(image_encoder=None, genomic_encoder=None, clinical=True), ("clinical",)),
-        }
-        for name, (kwargs, modalities) in configs.items():
-            torch.manual_seed(seed)
-            net = OncoNet(**common, **kwargs)
             t0 = time.perf_counter()
-            train_onconet(net, select(train, modalities), args.epochs, lr=args.lr, seed=seed,
-                          contrastive_weight=0.1 if len(modalities) > 1 else 0.0, weight_decay=args.weight_decay,
-                          stop_data=None if stop is None else select(stop, modalities))
-            probs = predict(net, select(val, modalities))
-            results.setdefault(name, []).append(scores(val["label"].numpy(), probs))
-            print(f"  seed {seed} {name}: acc/auc {results[name][-1]} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        tab = train if stop is None else train_all  # no early stopping: the baselines fit on every training case
-        x_train = torch.cat([tab["genes"], tab["clinical"]], 1).numpy()
-        x_val = torch.cat([val["genes"], val["clinical"]], 1).numpy()
-        for name, model in {
-            "sklearn LogisticRegression (genes + clinical)": LogisticRegression(max_iter=5000),
-            "sklearn GradientBoosting (genes + clinical)": GradientBoostingClassifier(random_state=seed),
-        }.items():
-            model.fit(x_train, tab["label"].numpy())
-            results.setdefault(name, []).append(scores(val["label"].numpy(), model.predict_proba(x_val)))
-            print(f"  seed {seed} {name}: acc/auc {results[name][-1]}", flush=True)
+            model.fit(xtr if "OncoNet" not in model_name else x.iloc[train], event[train])
+            prob = model.predict_proba(xte if "OncoNet" not in model_name else x.iloc[test])[:, 1]
+            scores[model_name] = {"auc": roc_auc_score(event[test], prob), "seconds": time.perf_counter() - t0}
+        return scores
+    from sksurv.linear_model import CoxPHSurvivalAnalysis
+
+    y = survival_array(stime, event)
+    candidates = {
+        "OncoNetSurvival (defaults)": lambda: OncoNetSurvival(clinical_columns=clinical, random_state=seed,
+                                                              **overrides).fit(x.iloc[train], y[train]),
+        "CoxPH": lambda: make_pipeline(baseline_preprocessor(x), CoxPHSurvivalAnalysis(alpha=1e-2)).fit(xtr, y[train]),
+        "Coxnet": lambda: _coxnet(x, xtr, y[train], seed),
+    }
+    for model_name, fit in candidates.items():
+        if models and not any(m in model_name for m in models):
+            continue
+        t0 = time.perf_counter()
+        model = fit()
+        risk = model.predict(x.iloc[test] if "OncoNet" in model_name else xte)
+        scores[model_name] = {"cindex": concordance_index(stime[test], event[test], risk),
+                              "seconds": time.perf_counter() - t0}
+        try:
+            scores[model_name]["td_auc"] = time_dependent_auc(stime[train], event[train], stime[test], event[test], risk)[2]
+        except ValueError:
+            scores[model_name]["td_auc"] = float("nan")
+    return scores
+
+
+def benchmark(task: str, name: str, folds: int, repeats: int, overrides: dict, models: list) -> dict:
+    results: dict[str, list[dict]] = {}
+    for repeat in range(repeats):
+        x, stime, event, clinical = load_dataset(name, task, seed=repeat)
+        strata = event.astype(int)
+        for k, (train, test) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=repeat).split(x, strata)):
+            seed = repeat * 100 + k
+            split = run_split(task, name, x, stime, event, clinical, train, test, seed, overrides, models)
+            line = "  ".join(f"{m.split(' ')[0]} {v['auc' if task == 'classification' else 'cindex']:.3f}"
+                             for m, v in split.items())
+            print(f"  {name} repeat {repeat} fold {k}: {line}", flush=True)
+            for m, v in split.items():
+                results.setdefault(m, []).append(v)
     return results
 
 
-def breast_cancer_benchmark(args) -> dict[str, list[float]]:
-    x, y = load_breast_cancer(return_X_y=True)
-    aucs: dict[str, list[float]] = {"OncoNet clinical-only": [], "LogisticRegression": []}
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-    for fold, (tr, te) in enumerate(folds.split(x, y)):
-        scaler = StandardScaler().fit(x[tr])
-        xtr, xte = scaler.transform(x[tr]), scaler.transform(x[te])
-        lr = LogisticRegression(max_iter=5000).fit(xtr, y[tr])
-        aucs["LogisticRegression"].append(roc_auc_score(y[te], lr.predict_proba(xte)[:, 1]))
-        torch.manual_seed(fold)
-        net = OncoNet(num_classes=2, num_clinical=x.shape[1], embed_dim=32, image_encoder=None, genomic_encoder=None,
-                      clinical=True, dropout=0.2, clinical_kwargs={"hidden_dims": (64, 64), "missing_indicator": False})
-        train = {"clinical": torch.tensor(xtr, dtype=torch.float32), "label": torch.tensor(y[tr]),
-                 "modality_mask": torch.tensor([[False, False, True]]).repeat(len(tr), 1)}
-        test = {"clinical": torch.tensor(xte, dtype=torch.float32), "label": torch.tensor(y[te]),
-                "modality_mask": torch.tensor([[False, False, True]]).repeat(len(te), 1)}
-        train_onconet(net, train, args.tabular_epochs, batch_size=32, seed=fold, contrastive_weight=0.0)
-        aucs["OncoNet clinical-only"].append(roc_auc_score(y[te], predict(net, test)[:, 1]))
-        print(f"  fold {fold}: OncoNet {aucs['OncoNet clinical-only'][-1]:.4f}  LR {aucs['LogisticRegression'][-1]:.4f}",
-              flush=True)
-    return aucs
-
-
-@torch.no_grad()
-def graph_timing(num_genes: int, batch: int = 32, degree: int = 20, repeats: int = 3) -> tuple[float, float]:
-    """ms per patient of the graph encoder and of the transformer encoder (NaN above 1,000 genes: its
-    O(G^2) attention maps would need several GB)."""
-    g = torch.Generator().manual_seed(0)
-    edges = torch.randint(0, num_genes, (2, num_genes * degree // 2), generator=g)
-    genes = torch.randn(batch, num_genes, generator=g)
-    graph = GeneGraphEncoder(num_genes, 64, edge_index=edges).eval()
-    transformer = GeneTransformerEncoder(num_genes, 64).eval()
-    out = []
-    for enc, call in ((graph, lambda: graph(genes)), (transformer, lambda: transformer(genes))):
-        if enc is transformer and num_genes > 1000:
-            out.append(float("nan"))
-            continue
-        call()
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            call()
-        out.append((time.perf_counter() - t0) / repeats / batch * 1000)
-    return out[0], out[1]
+def summarise(task: str, name: str, results: dict) -> list[str]:
+    metric = "auc" if task == "classification" else "cindex"
+    means = {m: float(np.mean([r[metric] for r in rs])) for m, rs in results.items()}
+    baselines = [m for m in means if not m.startswith("OncoNet")]
+    best = max(baselines, key=means.get) if baselines else None
+    rows = []
+    for m, rs in results.items():
+        values = np.array([r[metric] for r in rs])
+        ratio = f"{means[m] / means[best]:.3f}" if best else "-"
+        extra = ""
+        if task == "survival":
+            td = np.array([r["td_auc"] for r in rs])
+            extra = f" | {np.nanmean(td):.3f} +- {np.nanstd(td):.3f}"
+        seconds = np.mean([r["seconds"] for r in rs])
+        rows.append(f"| {name} | {m} | {values.mean():.3f} +- {values.std():.3f}{extra} | {ratio} | {seconds:.1f} |")
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=int, default=160)
-    parser.add_argument("--genes", type=int, default=64)
-    parser.add_argument("--patch-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--tabular-epochs", type=int, default=60)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--early-stopping", type=float, default=0.0,
-                        help="fraction of the training cases held out to pick each network's best epoch (AUC)")
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--modality-dropout", type=float, default=0.2, help="of the full model, in training")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--image-encoder", default="cnn", choices=["cnn", "dianet", "vit"])
-    parser.add_argument("--skip", nargs="*", default=[], choices=["cohort", "tabular", "timing"])
+    parser.add_argument("--task", choices=["classification", "survival"], default="classification")
+    parser.add_argument("--datasets", nargs="+", default=list(KEPT_ASIDE))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", nargs="*", default=[], help="only models whose name contains one of these")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="override OncoNet estimator parameters (development runs only; the reported rows use none)")
+    parser.add_argument("--json", default=None, help="also write the per-fold scores here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if "cohort" not in args.skip:
-        print(f"== generated TCGA cohort: {args.cases} cases, 40 % held out, {args.epochs} epochs, seeds {args.seeds}")
-        results = cohort_benchmark(args)
-        base = max(np.mean([r[1] for r in v]) for k, v in results.items() if "only" in k)
-        print(f"{'model':58s} {'accuracy (mean +- sd)':>22s} {'AUC (mean +- sd)':>18s} {'AUC / best single':>18s}")
-        for name, values in results.items():
-            acc, auc = np.array([v[0] for v in values]), np.array([v[1] for v in values])
-            print(f"{name:58s} {acc.mean():13.3f} +- {acc.std():.3f} {auc.mean():9.3f} +- {auc.std():.3f} "
-                  f"{auc.mean() / base:18.3f}")
-    if "tabular" not in args.skip:
-        print("== Wisconsin breast cancer (569 patients, 30 features), stratified 5-fold CV")
-        aucs = breast_cancer_benchmark(args)
-        lr = np.mean(aucs["LogisticRegression"])
-        for name, values in aucs.items():
-            print(f"{name:28s} AUC {np.mean(values):.4f} +- {np.std(values):.4f}  (ratio to LR {np.mean(values) / lr:.4f})")
-    if "timing" not in args.skip:
-        print("== gene encoders, forward time per patient (batch 32, ~20 edges per gene), ms")
-        print(f"{'genes':>6s} {'GATv2 graph':>12s} {'transformer':>12s} {'graph / transformer':>20s}")
-        for n in (256, 1000, 2000):
-            t_graph, t_trans = graph_timing(n)
-            print(f"{n:6d} {t_graph:12.2f} {t_trans:12.2f} {t_graph / t_trans:20.3f}")
+    overrides = {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
+    metric = "AUC" if args.task == "classification" else "C-index | mean time-dependent AUC"
+    rows, everything = [], {}
+    for name in args.datasets:
+        print(f"== {name} ({args.task}), {args.repeats} x stratified {args.folds}-fold CV", flush=True)
+        results = benchmark(args.task, name, args.folds, args.repeats, overrides, args.models)
+        everything[name] = results
+        rows += summarise(args.task, name, results)
+    print(f"\n| data set | model | {metric} (mean +- sd over folds) | ratio to best baseline | fit+predict s |")
+    print("|---|---|---|---|---|" + ("---|" if args.task == "survival" else ""))
+    print("\n".join(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"task": args.task, "overrides": args.set, "results": everything}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -17,3 +17,10 @@ from .consistency import ConsistencyLoss
 from .contrastive import CrossModalContrastiveLoss
 from .fusion_regularization import FusionRegularizationLoss
 from .onconet_loss import OncoNetLoss
+from .cox import CoxPHLoss
+from .discrete_time_nll import (
+    DiscreteTimeNLLLoss,
+    discretize_survival_times,
+    hazards_to_survival,
+    survival_time_bins,
+)

@@ -13,3 +13,4 @@ from .uncertainty import (
     sample_variance,
     uncertainty_maps,
 )
+from .survival import check_survival_data, concordance_index, survival_array, time_dependent_auc

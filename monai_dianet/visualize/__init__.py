@@ -13,4 +13,5 @@ from .plots import (
     select_slice,
     to_display_2d,
 )
+from .kaplan_meier import risk_groups, save_kaplan_meier_risk_groups
 from .saliency import AttentionSaliency, fusion_attention_saliency

@@ -15,3 +15,5 @@ from .genomic_encoder import GeneTransformerEncoder
 from .graph_encoder import GeneGraphEncoder, batch_edge_index
 from .image_encoder import ImageEncoder
 from .modality_fusion import AttentionPooling, ModalityAttentionFusion, inverse_variance_weights
+from .feature_gate import FeatureGate
+from .snn_encoder import SNNEncoder

@@ -25,6 +25,7 @@ from monai_dianet.networks.blocks.genomic_encoder import GeneTransformerEncoder
 from monai_dianet.networks.blocks.graph_encoder import GeneGraphEncoder
 from monai_dianet.networks.blocks.image_encoder import ImageEncoder
 from monai_dianet.networks.blocks.modality_fusion import ModalityAttentionFusion, inverse_variance_weights
+from monai_dianet.networks.blocks.snn_encoder import SNNEncoder
 from monai_dianet.utils import MODALITIES
 
 __all__ = ["OncoNet", "OncoNetOutput", "ONCONET_VARIANTS"]
@@ -48,7 +49,8 @@ class OncoNetOutput:
     """Everything one OncoNet forward pass computes (M = 3 modality slots: image, genes, clinical).
 
     Attributes:
-        logits: (B, K) class logits (eq 18 before the softmax).
+        logits: (B, K) class logits (eq 18 before the softmax; plus the wide path's, if any), or (B, 1) risk scores
+            or (B, T) discrete-time hazard logits for survival.
         alpha: (B, M) modality attention (eq 16); exactly 0 for missing or disabled modalities.
         fusion_weights: (B, M) weights of the fused sum: ``alpha``, or ``alpha`` combined with eq 21.
         uncertainty_weights: (B, M) eq 21 inverse-variance weights, or None.
@@ -56,7 +58,7 @@ class OncoNetOutput:
         embeddings: (B, M, d) shared-space embeddings Z_i (zeros where missing).
         fused: (B, d) fused representation z (eq 17 / 22).
         modality_mask: (B, M) bool, the modalities that took part (after modality dropout).
-        gene_attributions: (B, G) per-gene attributions (attention, or gradient x input for the MLP), or None.
+        gene_attributions: (B, G) per-gene attributions (attention, or gradient x input for the SNN and MLP), or None.
         clinical_attributions: (B, C) gradient x input per clinical column (``attribute=True``), or None.
         image_attributions: (B, 1, H, W[, D]) image-region attention map, or None.
     """
@@ -75,7 +77,7 @@ class OncoNetOutput:
 
     @property
     def probabilities(self) -> torch.Tensor:
-        """(B, K) softmax of the logits."""
+        """(B, K) softmax of the logits (meaningful for classification, K >= 2)."""
         return torch.softmax(self.logits, dim=1)
 
 
@@ -83,12 +85,19 @@ class OncoNet(nn.Module):
     """OncoNet: modality-specific encoders projected to a shared space, fused by modality attention, classified.
 
     Encoders (``monai_dianet.networks.blocks``): :class:`ImageEncoder` (``"dianet"``, ``"cnn"`` or ``"vit"``),
-    a genomic encoder (:class:`GeneTransformerEncoder` ``"transformer"``, :class:`GeneGraphEncoder` ``"graph"``, or a
-    tabular MLP ``"mlp"``), and :class:`ClinicalEncoder`. Each output is mapped to the shared d-dimensional space
+    a genomic encoder (:class:`SNNEncoder` ``"snn"``, the self-normalising network of Pathomic Fusion / PORPOISE /
+    MCAT and the default because it suits cohorts of a few hundred patients; :class:`GeneTransformerEncoder`
+    ``"transformer"``; :class:`GeneGraphEncoder` ``"graph"``; or a tabular MLP ``"mlp"``), and
+    :class:`ClinicalEncoder`. Each output is mapped to the shared d-dimensional space
     by ``Z_i = W_i Dropout(LayerNorm(h_i)) + b_i``; :class:`ModalityAttentionFusion` computes
     ``alpha_i = softmax_i(w . Z_i)`` over the modalities present for each patient (missing ones are masked out of
     the softmax, never imputed, so their alpha is exactly 0) and ``z = sum_i alpha_i Z_i`` (eq 16-17); a softmax
-    classifier gives the class logits (eq 18).
+    classifier gives the class logits (eq 18). With ``wide=True`` a linear "wide" path (Cheng et al., "Wide & Deep
+    Learning for Recommender Systems", DLRS 2016) maps the raw tabular inputs (gene values and clinical column
+    features) straight to the outputs and is added to the deep logits: on small cohorts where a linear model is
+    hard to beat, the network keeps that model as a special case and the deep branches only add to it.
+    ``num_classes=1`` gives one output, a risk score (Cox models); survival heads with T discrete-time bins use
+    ``num_classes=T``.
 
     Options: ``modality_dropout`` drops whole modalities per patient in training (at least one is kept);
     ``uncertainty_weighted`` estimates each embedding's MC-dropout variance sigma_i^2 (the variance of ``Z_i`` under
@@ -104,13 +113,14 @@ class OncoNet(nn.Module):
 
     Args:
         in_channels: image channels.
-        num_classes: K.
+        num_classes: K outputs (>= 1; 1 for a Cox risk score).
         num_genes: genes per patient G (needed with a genomic encoder).
         num_clinical: clinical columns C, numeric first then ``len(clinical_categories)`` categorical codes.
         embed_dim: shared space size d.
         image_encoder: ``"dianet"``, ``"vit"``, ``"cnn"`` or None (no image branch).
-        genomic_encoder: ``"transformer"``, ``"graph"``, ``"mlp"`` or None.
+        genomic_encoder: ``"snn"``, ``"transformer"``, ``"graph"``, ``"mlp"`` or None.
         clinical: whether to build the clinical branch.
+        wide: add the linear wide path from the tabular inputs (genes, clinical) to the outputs.
         variant: None or one of ``"M1"``, ``"M2"``, ``"M3"``, ``"M5"``.
         modality_dropout: per-patient probability of dropping each modality in training.
         uncertainty_weighted: fuse with eq 21-22 inverse-variance weights (needs ``dropout > 0``).
@@ -143,7 +153,7 @@ class OncoNet(nn.Module):
         num_clinical: int = 0,
         embed_dim: int = 64,
         image_encoder: str | None = "dianet",
-        genomic_encoder: str | None = "transformer",
+        genomic_encoder: str | None = "snn",
         clinical: bool = True,
         variant: str | None = None,
         modality_dropout: float = 0.0,
@@ -155,6 +165,7 @@ class OncoNet(nn.Module):
         edge_index: torch.Tensor | None = None,
         img_size: Sequence[int] | int | None = None,
         mc_samples: int = 0,
+        wide: bool = False,
         image_kwargs: Mapping[str, Any] | None = None,
         genomic_kwargs: Mapping[str, Any] | None = None,
         clinical_kwargs: Mapping[str, Any] | None = None,
@@ -169,16 +180,18 @@ class OncoNet(nn.Module):
             uncertainty_weighted = settings["uncertainty_weighted"]
         if image_encoder is None and genomic_encoder is None and not clinical:
             raise ValueError("OncoNet needs at least one modality (image_encoder, genomic_encoder or clinical).")
-        if genomic_encoder not in (None, "transformer", "graph", "mlp"):
-            raise ValueError(f"genomic_encoder must be 'transformer', 'graph', 'mlp' or None, got {genomic_encoder!r}.")
+        if genomic_encoder not in (None, "snn", "transformer", "graph", "mlp"):
+            raise ValueError(
+                f"genomic_encoder must be 'snn', 'transformer', 'graph', 'mlp' or None, got {genomic_encoder!r}."
+            )
         if not 0.0 <= modality_dropout < 1.0 or not 0.0 <= dropout < 1.0:
             raise ValueError("modality_dropout and dropout must be in [0, 1).")
         if uncertainty_weighted and dropout <= 0.0:
             raise ValueError("uncertainty_weighted needs dropout > 0 (its variances are MC-dropout variances).")
         if mc_samples < 0 or mc_samples == 1:
             raise ValueError(f"mc_samples must be 0 (closed form) or >= 2, got {mc_samples}.")
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}.")
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}.")
         self.num_classes = num_classes
         self.num_genes = num_genes
         self.num_clinical = num_clinical
@@ -203,7 +216,10 @@ class OncoNet(nn.Module):
             if num_genes < 1:
                 raise ValueError("num_genes must be given (>= 1) with a genomic encoder.")
             kwargs = dict(genomic_kwargs or {})
-            if genomic_encoder == "transformer":
+            if genomic_encoder == "snn":
+                kwargs.setdefault("dropout", dropout)
+                self.encoders["genes"] = SNNEncoder(num_genes, embed_dim, **kwargs)
+            elif genomic_encoder == "transformer":
                 self.encoders["genes"] = GeneTransformerEncoder(num_genes, embed_dim, **kwargs)
             elif genomic_encoder == "graph":
                 self.encoders["genes"] = GeneGraphEncoder(num_genes, embed_dim, edge_index=edge_index, **kwargs)
@@ -227,6 +243,48 @@ class OncoNet(nn.Module):
         )
         self.fusion = ModalityAttentionFusion(embed_dim, mode=fusion)
         self.classifier = nn.Linear(embed_dim, num_classes)
+        self.wide: nn.Linear | None = None
+        if wide:
+            width = sum(self._wide_width(name) for name in ("genes", "clinical") if name in self.encoders)
+            if width == 0:
+                raise ValueError("wide=True needs a genomic encoder or the clinical branch (tabular inputs).")
+            self.wide = nn.Linear(width, num_classes)
+            nn.init.zeros_(self.wide.weight)  # start from the deep model; the data decide what the linear part adds
+
+    def _wide_width(self, name: str) -> int:
+        encoder = self.encoders[name]
+        if isinstance(encoder, (ClinicalEncoder, SNNEncoder)):
+            return sum(g.stop - g.start for g in encoder.column_groups)
+        return self.num_genes
+
+    def _columns(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Column features of a tabular input as its encoder sees them (NaN-free), (B, width)."""
+        encoder = self.encoders[name]
+        if isinstance(encoder, (ClinicalEncoder, SNNEncoder)):
+            return encoder.columns(x)
+        return torch.nan_to_num(x.float(), nan=0.0)
+
+    def _wide_logits(self, columns: dict[str, torch.Tensor], present: torch.Tensor) -> torch.Tensor:
+        """The wide path's (B, K) outputs from the tabular column features of the present modalities."""
+        parts = []
+        for name in ("genes", "clinical"):
+            if name not in self.encoders:
+                continue
+            width = self._wide_width(name)
+            x = columns.get(name)
+            if x is None:
+                x = present.new_zeros((present.shape[0], width), dtype=self.wide.weight.dtype)
+            keep = present[:, MODALITIES.index(name), None]
+            parts.append(torch.where(keep, x, torch.zeros_like(x)))
+        return self.wide(torch.cat(parts, dim=1))
+
+    def penalty(self) -> torch.Tensor:
+        """Sparsity penalty of the encoders' feature gates (:class:`FeatureGate`; 0 without gates)."""
+        total = self.classifier.weight.new_zeros(())
+        for encoder in self.encoders.values():
+            if isinstance(encoder, SNNEncoder):
+                total = total + encoder.penalty()
+        return total
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -331,6 +389,7 @@ class OncoNet(nn.Module):
             present = torch.where(keep.any(dim=1, keepdim=True), keep, present)
 
         features: dict[str, torch.Tensor] = {}
+        columns: dict[str, torch.Tensor] = {}
         attributions: dict[str, torch.Tensor | None] = {m: None for m in MODALITIES}
         for name in self.modalities:
             if data[name] is None:
@@ -344,9 +403,12 @@ class OncoNet(nn.Module):
                     if edges.ndim == 3 and bool((edges == edges[:1]).all()):
                         edges = edges[0]  # collated copies of one shared graph
                 features[name], attributions[name] = encoder(x, edges)
-            elif isinstance(encoder, ClinicalEncoder):
-                features[name] = encoder(x)
+            elif isinstance(encoder, (ClinicalEncoder, SNNEncoder)):
+                columns[name] = encoder.columns(x)
+                features[name] = encoder.forward_columns(columns[name])
             else:
+                if self.wide is not None and name == "genes":
+                    columns[name] = self._columns(name, x)
                 features[name], attributions[name] = encoder(x)
 
         ref = next(iter(features.values()))
@@ -364,6 +426,8 @@ class OncoNet(nn.Module):
             uncertainty = inverse_variance_weights(variance, present, self.fusion.eps)
         fused, alpha, weights = self.fusion(embeddings, present, variance)
         logits = self.classifier(self.dropout(fused))
+        if self.wide is not None:
+            logits = logits + self._wide_logits(columns, present)
         if not return_all:
             return logits
 
@@ -371,9 +435,9 @@ class OncoNet(nn.Module):
             target = logits.argmax(dim=1)
             for slot, name in enumerate(MODALITIES):
                 encoder = self.encoders[name] if name in self.encoders else None
-                if isinstance(encoder, ClinicalEncoder) and data[name] is not None:
+                if isinstance(encoder, (ClinicalEncoder, SNNEncoder)) and data[name] is not None:
                     attributions[name] = self._tabular_attribution(
-                        slot, name, data[name].to(device), embeddings, present, variance, target
+                        slot, name, data[name].to(device), embeddings, columns, present, variance, target
                     )
         for name in MODALITIES:
             if attributions[name] is not None:
@@ -419,18 +483,22 @@ class OncoNet(nn.Module):
         name: str,
         x: torch.Tensor,
         embeddings: torch.Tensor,
+        all_columns: dict[str, torch.Tensor],
         mask: torch.Tensor,
         variance: torch.Tensor | None,
         target: torch.Tensor,
     ) -> torch.Tensor:
-        """Gradient x input of the ``target`` logits with respect to each column of a tabular input, (B, C)."""
-        encoder: ClinicalEncoder = self.encoders[name]  # type: ignore[assignment]
+        """Gradient x input of the ``target`` logits (deep and wide paths) with respect to each column of a tabular
+        input, (B, C)."""
+        encoder: ClinicalEncoder | SNNEncoder = self.encoders[name]  # type: ignore[assignment]
         with torch.enable_grad():
             columns = encoder.columns(x).detach().requires_grad_(True)
             z = self.projections[name](self.norms[name](encoder.forward_columns(columns)))
             others = embeddings.detach()
             stacked = torch.cat([others[:, :slot], z[:, None], others[:, slot + 1 :]], dim=1)
             logits = self.classifier(self.fusion(stacked, mask, variance)[0])
+            if self.wide is not None:
+                logits = logits + self._wide_logits({**all_columns, name: columns}, mask)
             score = logits.gather(1, target[:, None]).sum()
             (grad,) = torch.autograd.grad(score, columns)
         contrib = (grad * columns).detach()

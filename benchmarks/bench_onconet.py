@@ -16,9 +16,11 @@ l1_ratio 0.5, alpha chosen by 5-fold grid search on the training folds).
 Data sets (all real except ``generated``; none downloaded, they ship inside scikit-learn / scikit-survival):
 
 - development (the OncoNet defaults were chosen on these): ``wisconsin`` (scikit-learn breast cancer, 569 x 30,
-  classification), ``wisconsin200`` (200 patients of it per repeat, the small-cohort regime), ``gbsg2`` (686 x 8),
-  ``whas500`` (500 x 14), ``flchain`` (1,000 of 7,874 patients, 9 columns), ``veterans`` (137 x 6, survival only).
-  For classification the survival sets use their event indicator as the label (as the issue's cohort does).
+  classification), ``gbsg2`` (686 x 8), ``whas500`` (500 x 14), ``flchain`` (1,000 of 7,874 patients, 9 columns),
+  ``veterans`` (137 x 6, survival only), and ``gbsg2-small`` / ``whas500-small``: 200 patients of those per repeat
+  with signal-free standard-normal "gene" columns added up to 80 features (the small, wide regime of the kept-aside
+  cohort). For classification the survival sets use their event indicator as the label (as the issue's cohort
+  does).
 - kept aside (never used to choose anything, run once at the end): ``breast_cancer`` (scikit-survival's
   Desmedt et al. 2007 cohort: 198 patients, 76 microarray genes + 4 clinical variables, 26 % distant metastases)
   and ``aids`` (ACTG 320 trial, 1,151 x 11, 8 % events).
@@ -56,7 +58,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from monai_dianet.estimators import OncoNetClassifier, OncoNetSurvival
 from monai_dianet.metrics import concordance_index, survival_array, time_dependent_auc
 
-DEVELOPMENT = ("wisconsin", "wisconsin200", "gbsg2", "whas500", "flchain", "veterans")
+DEVELOPMENT = ("wisconsin", "gbsg2", "whas500", "flchain", "veterans", "gbsg2-small", "whas500-small")
 KEPT_ASIDE = ("breast_cancer", "aids")
 
 
@@ -65,17 +67,24 @@ def load_dataset(name: str, task: str, seed: int = 0) -> tuple[pd.DataFrame, np.
     import sksurv.datasets as sd
     from sklearn.datasets import load_breast_cancer
 
-    if name in ("wisconsin", "wisconsin200"):
+    if name == "wisconsin":
         if task == "survival":
             raise ValueError("wisconsin has no survival outcome.")
         x, y = load_breast_cancer(return_X_y=True, as_frame=True)
-        if name == "wisconsin200":
-            keep = np.random.default_rng(seed).choice(len(x), 200, replace=False)
-            x, y = x.iloc[keep].reset_index(drop=True), y.iloc[keep]
         # 0 = malignant in scikit-learn; predict malignancy
         return x, np.zeros(len(x)), (np.asarray(y) == 0), []
     if name == "generated":
         return _generated(task, seed)
+    if name.endswith("-small"):
+        # the small-cohort regime of the kept-aside cohort, from a development set: 200 patients per repeat, and
+        # standard-normal columns without any signal as "genes" up to 80 features (real clinical columns)
+        x, stime, event, clinical = load_dataset(name[: -len("-small")], task, seed)
+        rng = np.random.default_rng(seed)
+        keep = rng.choice(len(x), 200, replace=False)
+        noise = pd.DataFrame(rng.normal(size=(200, 80 - x.shape[1])),
+                             columns=[f"noise{i}" for i in range(80 - x.shape[1])])
+        x = pd.concat([noise, x.iloc[keep].reset_index(drop=True)], axis=1)
+        return x, stime[keep], event[keep], clinical
     loaders = {
         "gbsg2": sd.load_gbsg2, "whas500": sd.load_whas500, "flchain": sd.load_flchain,
         "veterans": sd.load_veterans_lung_cancer, "breast_cancer": sd.load_breast_cancer, "aids": sd.load_aids,

@@ -33,6 +33,7 @@ OPTIONAL_PACKAGES: tuple[tuple[str, str], ...] = (
     ("pynetdicom", "DICOM networking (PACS)"),
     ("pandas", "GDC tables (TCGA)"),
     ("scikit-learn", "baselines and metrics"),
+    ("scikit-survival", "survival metrics, Kaplan-Meier and Cox baselines (OncoNet)"),
     ("matplotlib", "PNG plots"),
     ("pytorch-ignite", "MONAI engines"),
     ("tensorboard", "training logs"),

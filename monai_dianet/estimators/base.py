@@ -12,9 +12,9 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from monai_dianet.estimators.tabular import ModalityTableTransformer, as_frame
+from monai_dianet.estimators.tabular import ModalityTableTransformer
 from monai_dianet.networks.nets.onconet import OncoNet
 
 __all__ = ["OncoNetEstimatorBase"]
@@ -175,16 +175,37 @@ class OncoNetEstimatorBase(BaseEstimator):
         oof = oof_sum / oof_count.reshape((-1,) + (1,) * (oof_sum.ndim - 1))
         return members, self._inner_score(target, self._combine(oof[None]))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # imputed by the preprocessing
+        tags.non_deterministic = self.device not in (None, "cpu")
+        return tags
+
+    def _validate_table(self, X: Any, reset: bool) -> pd.DataFrame:
+        """X as a DataFrame after scikit-learn's checks (2D, not sparse, no infinity, feature count and names)."""
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            frame = X
+        else:
+            array = check_array(X, dtype=None, ensure_all_finite="allow-nan", ensure_min_samples=1)
+            if array.dtype.kind not in "biufO":
+                raise ValueError(f"X must hold numbers (or objects for categories), got dtype {array.dtype}.")
+            if array.dtype.kind == "O" and not all(isinstance(v, (str, int, float, bool, type(None))) for v in array.flat):
+                raise TypeError("X: every entry must be a string or a number (argument must be a string or a number).")
+            validate_data(self, array, skip_check_array=True, reset=reset)
+            frame = pd.DataFrame(array, columns=None if reset else self.preprocessor_.columns_)
+        if reset and frame.shape[0] < 2 * self.n_splits:
+            raise ValueError(f"X has {frame.shape[0]} sample(s); n_splits={self.n_splits} inner folds need at least "
+                             f"{2 * self.n_splits} samples.")
+        return frame
+
     def _fit(self, X: Any, y: Any) -> OncoNetEstimatorBase:
         if self.n_splits < 2 or self.n_repeats < 1:
             raise ValueError(f"n_splits must be >= 2 and n_repeats >= 1, got {self.n_splits}, {self.n_repeats}.")
-        frame = as_frame(X)
+        frame = self._validate_table(X, reset=True)
         target, strata = self._encode_target(y)
         if len(strata) != len(frame):
             raise ValueError(f"X has {len(frame)} rows but y has {len(strata)}.")
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
         self.preprocessor_ = ModalityTableTransformer(self.clinical_columns).fit(frame)
         genes, clinical = self.preprocessor_.transform(frame)
         inputs = {"genes": genes, "clinical": clinical}
@@ -204,10 +225,6 @@ class OncoNetEstimatorBase(BaseEstimator):
 
     def _predict_outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "members_")
-        frame = as_frame(X, columns=None)
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {frame.shape[1]} features, but this estimator was fitted with {self.n_features_in_}.")
-        if not hasattr(X, "columns"):
-            frame.columns = self.preprocessor_.columns_
+        frame = self._validate_table(X, reset=False)
         genes, clinical = self.preprocessor_.transform(frame)
         return self._combine(self._member_outputs(self.members_, {"genes": genes, "clinical": clinical}))

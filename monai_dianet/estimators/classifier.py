@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
 from monai_dianet.estimators.base import OncoNetEstimatorBase
 from monai_dianet.networks.nets.onconet import OncoNet
@@ -91,17 +93,14 @@ class OncoNetClassifier(ClassifierMixin, OncoNetEstimatorBase):
         self._common_init(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
 
     def _encode_target(self, y: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        y = np.asarray(y)
-        if y.ndim != 1:
-            y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1D class labels, got shape {y.shape}.")
-        if len(y) and np.asarray(y).dtype.kind in "fc" and np.isnan(y.astype(float)).any():
-            raise ValueError("y contains NaN labels.")
+        if y is None:
+            raise ValueError("requires y to be passed, but the target y is None.")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_
         if len(self.classes_) < 2:
-            raise ValueError(f"y needs at least 2 classes, got {len(self.classes_)}.")
+            raise ValueError(f"y needs at least 2 classes, got {len(self.classes_)} class (one class).")
         codes = self._label_encoder.transform(y).astype(np.int64)
         if np.bincount(codes).min() < self.n_splits:
             raise ValueError(f"every class needs at least n_splits={self.n_splits} patients for the inner folds.")
@@ -135,4 +134,5 @@ class OncoNetClassifier(ClassifierMixin, OncoNetEstimatorBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """(N,) most probable class labels."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -34,6 +34,8 @@ def survival_target(y: Any) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ValueError: another layout, NaN/negative times, non-binary events or no event at all (one line).
     """
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None.")
     arr = np.asarray(y)
     if arr.dtype.names is not None:
         if len(arr.dtype.names) != 2:

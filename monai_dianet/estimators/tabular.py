@@ -97,8 +97,9 @@ class ModalityTableTransformer(TransformerMixin, BaseEstimator):
         for name, cols in self.groups_.items():
             if not cols:
                 continue
-            numeric = [c for c in cols if c not in self.categorical_]
-            categorical = [c for c in cols if c in self.categorical_]
+            # positions inside the block: column names may themselves be integers (numpy input)
+            numeric = [i for i, c in enumerate(cols) if c not in self.categorical_]
+            categorical = [i for i, c in enumerate(cols) if c in self.categorical_]
             parts = []
             if numeric:
                 parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))

@@ -249,7 +249,9 @@ class OncoNet(nn.Module):
             if width == 0:
                 raise ValueError("wide=True needs a genomic encoder or the clinical branch (tabular inputs).")
             self.wide = nn.Linear(width, num_classes)
-            nn.init.zeros_(self.wide.weight)  # start from the deep model; the data decide what the linear part adds
+            # start as the deep model; the data decide what the linear part adds
+            nn.init.zeros_(self.wide.weight)
+            nn.init.zeros_(self.wide.bias)
 
     def _wide_width(self, name: str) -> int:
         encoder = self.encoders[name]

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from monai_dianet.utils.errors import InputError
 from monai_dianet.estimators.tabular import ModalityTableTransformer
 from monai_dianet.networks.nets.onconet import OncoNet
 
@@ -189,23 +190,25 @@ class OncoNetEstimatorBase(BaseEstimator):
         else:
             array = check_array(X, dtype=None, ensure_all_finite="allow-nan", ensure_min_samples=1)
             if array.dtype.kind not in "biufO":
-                raise ValueError(f"X must hold numbers (or objects for categories), got dtype {array.dtype}.")
+                raise InputError(f"X must hold numbers (or objects for categories), got dtype {array.dtype}.")
             if array.dtype.kind == "O" and not all(isinstance(v, (str, int, float, bool, type(None))) for v in array.flat):
                 raise TypeError("X: every entry must be a string or a number (argument must be a string or a number).")
             validate_data(self, array, skip_check_array=True, reset=reset)
             frame = pd.DataFrame(array, columns=None if reset else self.preprocessor_.columns_)
         if reset and frame.shape[0] < 2 * self.n_splits:
-            raise ValueError(f"X has {frame.shape[0]} sample(s); n_splits={self.n_splits} inner folds need at least "
+            raise InputError(f"X has {frame.shape[0]} sample(s); n_splits={self.n_splits} inner folds need at least "
                              f"{2 * self.n_splits} samples.")
         return frame
 
     def _fit(self, X: Any, y: Any) -> OncoNetEstimatorBase:
+        if self.genomic_encoder not in ("snn", "mlp", "transformer"):
+            raise ValueError(f"genomic_encoder must be 'snn', 'mlp' or 'transformer', got {self.genomic_encoder!r}.")
         if self.n_splits < 2 or self.n_repeats < 1:
             raise ValueError(f"n_splits must be >= 2 and n_repeats >= 1, got {self.n_splits}, {self.n_repeats}.")
         frame = self._validate_table(X, reset=True)
         target, strata = self._encode_target(y)
         if len(strata) != len(frame):
-            raise ValueError(f"X has {len(frame)} rows but y has {len(strata)}.")
+            raise InputError(f"X has {len(frame)} rows but y has {len(strata)}.")
         self.preprocessor_ = ModalityTableTransformer(self.clinical_columns).fit(frame)
         genes, clinical = self.preprocessor_.transform(frame)
         inputs = {"genes": genes, "clinical": clinical}

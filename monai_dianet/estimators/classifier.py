@@ -16,6 +16,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
+from monai_dianet.utils.errors import InputError
 from monai_dianet.estimators.base import OncoNetEstimatorBase
 from monai_dianet.networks.nets.onconet import OncoNet
 
@@ -100,10 +101,10 @@ class OncoNetClassifier(ClassifierMixin, OncoNetEstimatorBase):
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_
         if len(self.classes_) < 2:
-            raise ValueError(f"y needs at least 2 classes, got {len(self.classes_)} class (one class).")
+            raise InputError(f"y needs at least 2 classes, got {len(self.classes_)} class (one class).")
         codes = self._label_encoder.transform(y).astype(np.int64)
         if np.bincount(codes).min() < self.n_splits:
-            raise ValueError(f"every class needs at least n_splits={self.n_splits} patients for the inner folds.")
+            raise InputError(f"every class needs at least n_splits={self.n_splits} patients for the inner folds.")
         return {"label": codes}, codes
 
     def _num_outputs(self) -> int:

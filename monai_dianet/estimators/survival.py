@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from monai_dianet.utils.errors import InputError
 from monai_dianet.estimators.base import OncoNetEstimatorBase
 from monai_dianet.losses.cox import CoxPHLoss
 from monai_dianet.losses.discrete_time_nll import (
@@ -39,12 +40,12 @@ def survival_target(y: Any) -> tuple[np.ndarray, np.ndarray]:
     arr = np.asarray(y)
     if arr.dtype.names is not None:
         if len(arr.dtype.names) != 2:
-            raise ValueError(f"y must have two fields (event, time), got {arr.dtype.names}.")
+            raise InputError(f"y must have two fields (event, time), got {arr.dtype.names}.")
         event, time = arr[arr.dtype.names[0]], arr[arr.dtype.names[1]]
     elif arr.ndim == 2 and arr.shape[1] == 2:
         time, event = arr[:, 0], arr[:, 1]
     else:
-        raise ValueError(
+        raise InputError(
             "y must be a scikit-survival structured array (event, time) or an (N, 2) array of (time, event), "
             f"got shape {arr.shape}."
         )
@@ -111,7 +112,7 @@ class OncoNetSurvival(OncoNetEstimatorBase, BaseEstimator):
             raise ValueError(f"loss must be one of {SURVIVAL_LOSSES}, got {self.loss!r}.")
         time, event = survival_target(y)
         if event.sum() < self.n_splits:
-            raise ValueError(f"y has {int(event.sum())} events; the {self.n_splits} inner folds need one each at least.")
+            raise InputError(f"y has {int(event.sum())} events; the {self.n_splits} inner folds need one each at least.")
         target = {"time": time.astype(np.float32), "event": event.astype(np.float32)}
         if self.loss == "nll":
             self.bin_edges_ = survival_time_bins(time, event, self.num_bins)

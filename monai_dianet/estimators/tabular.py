@@ -16,6 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from monai_dianet.utils.errors import InputError
+
 __all__ = ["as_frame", "ModalityTableTransformer"]
 
 
@@ -30,10 +32,10 @@ def as_frame(x: Any, columns: Sequence[Any] | None = None) -> pd.DataFrame:
     else:
         array = np.asarray(x)
         if array.ndim != 2:
-            raise ValueError(f"X must be 2D (patients x features), got an array of shape {array.shape}.")
+            raise InputError(f"X must be 2D (patients x features), got an array of shape {array.shape}.")
         frame = pd.DataFrame(array, columns=columns)
     if frame.shape[0] < 1 or frame.shape[1] < 1:
-        raise ValueError(f"X must have at least one row and one column, got shape {frame.shape}.")
+        raise InputError(f"X must have at least one row and one column, got shape {frame.shape}.")
     return frame
 
 
@@ -71,7 +73,7 @@ class ModalityTableTransformer(TransformerMixin, BaseEstimator):
             elif isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c < len(names):
                 clinical.append(names[int(c)])
             else:
-                raise ValueError(f"clinical_columns: column {c!r} is not in X (columns {names[:8]}...).")
+                raise InputError(f"clinical_columns: column {c!r} is not in X (columns {names[:8]}...).")
         genes = [c for c in names if c not in clinical]
         return {"genes": genes, "clinical": clinical}
 
@@ -89,7 +91,7 @@ class ModalityTableTransformer(TransformerMixin, BaseEstimator):
         frame = as_frame(X)
         empty = [c for c in frame.columns if frame[c].isna().all()]
         if empty:
-            raise ValueError(f"X: column(s) {empty[:5]} are missing for every patient; drop them.")
+            raise InputError(f"X: column(s) {empty[:5]} are missing for every patient; drop them.")
         self.columns_ = list(frame.columns)
         self.groups_ = self._groups(frame)
         self.categorical_ = [c for c in self.columns_ if _is_categorical(frame[c])]
@@ -121,7 +123,7 @@ class ModalityTableTransformer(TransformerMixin, BaseEstimator):
         frame = as_frame(X, columns=None if isinstance(X, pd.DataFrame) else self.columns_)
         if list(frame.columns) != self.columns_:
             missing = [c for c in self.columns_ if c not in frame.columns]
-            raise ValueError(f"X must have the {len(self.columns_)} columns seen in fit; missing {missing[:5]}.")
+            raise InputError(f"X must have the {len(self.columns_)} columns seen in fit; missing {missing[:5]}.")
         out = []
         for name in ("genes", "clinical"):
             if name not in self.transformers_:

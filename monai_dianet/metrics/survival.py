@@ -8,31 +8,36 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from monai_dianet.utils.errors import InputError
+
 __all__ = ["survival_array", "check_survival_data", "concordance_index", "time_dependent_auc"]
 
 
-def check_survival_data(time: np.ndarray, event: np.ndarray, name: str = "survival data") -> tuple[np.ndarray, np.ndarray]:
+def check_survival_data(
+    time: np.ndarray, event: np.ndarray, name: str = "survival data"
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate follow-up times and event indicators and return them as float / bool arrays.
 
     Raises:
-        ValueError: (one line, naming ``name``) mismatched lengths, NaN, infinite or negative times, event values other
-            than 0/1, or no observed event at all (censored-only data carries no information on risk).
+        InputError: (a ``ValueError``; one line naming ``name``) mismatched lengths, NaN, infinite or negative
+            times, event values other than 0/1, or no observed event at all (censored-only data carries no
+            information on risk).
     """
     time = np.asarray(time, dtype=float).reshape(-1)
     raw = np.asarray(event).reshape(-1)
     if time.shape != raw.shape:
-        raise ValueError(f"{name}: {time.size} times but {raw.size} event indicators.")
+        raise InputError(f"{name}: {time.size} times but {raw.size} event indicators.")
     if np.isnan(time).any() or not np.isfinite(time).all():
-        raise ValueError(f"{name}: {int((~np.isfinite(time)).sum())} times are NaN or infinite.")
+        raise InputError(f"{name}: {int((~np.isfinite(time)).sum())} times are NaN or infinite.")
     if (time < 0).any():
-        raise ValueError(f"{name}: {int((time < 0).sum())} times are negative (min {time.min():g}).")
+        raise InputError(f"{name}: {int((time < 0).sum())} times are negative (min {time.min():g}).")
     if raw.dtype != bool:
         values = raw.astype(float)
         if np.isnan(values).any() or not np.isin(values, (0.0, 1.0)).all():
-            raise ValueError(f"{name}: event indicators must be 0/1 or boolean.")
+            raise InputError(f"{name}: event indicators must be 0/1 or boolean.")
     event = raw.astype(bool)
     if not event.any():
-        raise ValueError(f"{name}: every patient is censored (no observed event); survival needs events.")
+        raise InputError(f"{name}: every patient is censored (no observed event); survival needs events.")
     return time, event
 
 

@@ -31,7 +31,8 @@ class OncoNetEstimatorBase(BaseEstimator):
     stopping on that fold's validation loss, and the ensemble averages the members' predictions. The members'
     predictions on their own validation folds give an inner cross-validated score (``inner_cv_score_``), computed
     without touching any data outside ``fit``'s ``X``. With ``candidates`` the ensemble is built once per candidate
-    setting and the one with the best inner cross-validated score is kept (model selection by inner CV).
+    setting and the one with the best inner cross-validated score is kept (model selection by inner CV);
+    ``wide="auto"`` (the default) doubles the candidates, with and without the linear wide path.
 
     Subclasses define the outputs, the loss, the score and how member predictions are combined.
     """
@@ -212,7 +213,11 @@ class OncoNetEstimatorBase(BaseEstimator):
         self.preprocessor_ = ModalityTableTransformer(self.clinical_columns).fit(frame)
         genes, clinical = self.preprocessor_.transform(frame)
         inputs = {"genes": genes, "clinical": clinical}
-        candidates = list(self.candidates) if self.candidates else [{}]
+        candidates = [dict(c) for c in self.candidates] if self.candidates else [{}]
+        if self.wide not in (True, False, "auto"):
+            raise ValueError(f"wide must be True, False or 'auto', got {self.wide!r}.")
+        if self.wide == "auto":  # inner CV decides whether the linear wide path helps on this cohort
+            candidates = [c if "wide" in c else {**c, "wide": wide} for c in candidates for wide in (True, False)]
         self.inner_cv_scores_ = []
         best = None
         for candidate in candidates:

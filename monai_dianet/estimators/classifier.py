@@ -28,8 +28,8 @@ class OncoNetClassifier(ClassifierMixin, OncoNetEstimatorBase):
     ``predict``; ``clone``, ``get_params`` / ``set_params``, ``cross_val_score`` and ``GridSearchCV`` work).
 
     The table's ``clinical_columns`` form the clinical modality (clinical MLP), every other column the genomic one
-    (a self-normalising network with feature gates); both are fused by modality attention, and a linear wide path on
-    the same columns is added to the logits. Preprocessing (imputation, standardisation, one-hot encoding) is fitted
+    (a self-normalising network, optionally with feature gates); both are fused by modality attention, and a linear
+    wide path on the same columns can be added to the logits (by default inner cross-validation decides). Preprocessing (imputation, standardisation, one-hot encoding) is fitted
     on the training rows. Training: an ensemble of ``n_splits`` x ``n_repeats`` networks, each trained on the other
     inner folds of the training rows with AdamW and early stopping on its own fold's cross-entropy; probabilities
     are the members' average (see :class:`~monai_dianet.estimators.base.OncoNetEstimatorBase`).
@@ -40,7 +40,9 @@ class OncoNetClassifier(ClassifierMixin, OncoNetEstimatorBase):
     Args:
         clinical_columns: names (DataFrame) or positions of the clinical columns; None: all columns are genomic.
         genomic_encoder: ``"snn"`` (default), ``"mlp"`` or ``"transformer"`` for the non-clinical columns.
-        wide: add the linear wide path.
+        wide: add the linear wide path (True), leave it out (False), or ``"auto"``: fit both ensembles and keep the
+            one with the better inner cross-validated score (it helps where a linear model is strong, and fits
+            noise where many columns carry no signal; measured on the development cohorts).
         embed_dim: shared embedding size d.
         hidden_dims: hidden widths of the genomic and clinical encoders.
         dropout: dropout (AlphaDropout in the SNN) of encoders and projections.
@@ -73,7 +75,7 @@ class OncoNetClassifier(ClassifierMixin, OncoNetEstimatorBase):
         self,
         clinical_columns: Sequence[Any] | None = None,
         genomic_encoder: str = "snn",
-        wide: bool = True,
+        wide: bool | str = "auto",
         embed_dim: int = 16,
         hidden_dims: Sequence[int] = (32,),
         dropout: float = 0.25,

@@ -87,7 +87,7 @@ class OncoNetSurvival(OncoNetEstimatorBase, BaseEstimator):
         num_bins: int = 4,
         nll_alpha: float = 0.0,
         genomic_encoder: str = "snn",
-        wide: bool = True,
+        wide: bool | str = "auto",
         embed_dim: int = 16,
         hidden_dims: Sequence[int] = (32,),
         dropout: float = 0.25,

@@ -193,7 +193,9 @@ def run_split(task: str, name: str, x, stime, event, clinical, train, test, seed
         scores[model_name] = {"cindex": concordance_index(stime[test], event[test], risk),
                               "seconds": time.perf_counter() - t0}
         try:
-            scores[model_name]["td_auc"] = time_dependent_auc(stime[train], event[train], stime[test], event[test], risk)[2]
+            scores[model_name]["td_auc"] = time_dependent_auc(
+                stime[train], event[train], stime[test], event[test], risk
+            )[2]
         except ValueError:
             scores[model_name]["td_auc"] = float("nan")
     return scores
@@ -242,7 +244,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--models", nargs="*", default=[], help="only models whose name contains one of these")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="override OncoNet estimator parameters (development runs only; the reported rows use none)")
+                        help="override OncoNet estimator parameters (development runs; the default rows use none)")
     parser.add_argument("--json", default=None, help="also write the per-fold scores here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

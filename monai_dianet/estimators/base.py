@@ -192,7 +192,8 @@ class OncoNetEstimatorBase(BaseEstimator):
             array = check_array(X, dtype=None, ensure_all_finite="allow-nan", ensure_min_samples=1)
             if array.dtype.kind not in "biufO":
                 raise InputError(f"X must hold numbers (or objects for categories), got dtype {array.dtype}.")
-            if array.dtype.kind == "O" and not all(isinstance(v, (str, int, float, bool, type(None))) for v in array.flat):
+            scalar = (str, int, float, bool, type(None))
+            if array.dtype.kind == "O" and not all(isinstance(v, scalar) for v in array.flat):
                 raise TypeError("X: every entry must be a string or a number (argument must be a string or a number).")
             validate_data(self, array, skip_check_array=True, reset=reset)
             frame = pd.DataFrame(array, columns=None if reset else self.preprocessor_.columns_)
@@ -217,7 +218,11 @@ class OncoNetEstimatorBase(BaseEstimator):
         if self.wide not in (True, False, "auto"):
             raise ValueError(f"wide must be True, False or 'auto', got {self.wide!r}.")
         if self.wide == "auto":  # inner CV decides whether the linear wide path helps on this cohort
-            candidates = [c if "wide" in c else {**c, "wide": wide} for c in candidates for wide in (True, False)]
+            candidates = [
+                variant
+                for c in candidates
+                for variant in ([c] if "wide" in c else [{**c, "wide": w} for w in (True, False)])
+            ]
         self.inner_cv_scores_ = []
         best = None
         for candidate in candidates:

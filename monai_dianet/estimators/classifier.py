@@ -29,10 +29,11 @@ class OncoNetClassifier(ClassifierMixin, OncoNetEstimatorBase):
 
     The table's ``clinical_columns`` form the clinical modality (clinical MLP), every other column the genomic one
     (a self-normalising network, optionally with feature gates); both are fused by modality attention, and a linear
-    wide path on the same columns can be added to the logits (by default inner cross-validation decides). Preprocessing (imputation, standardisation, one-hot encoding) is fitted
-    on the training rows. Training: an ensemble of ``n_splits`` x ``n_repeats`` networks, each trained on the other
-    inner folds of the training rows with AdamW and early stopping on its own fold's cross-entropy; probabilities
-    are the members' average (see :class:`~monai_dianet.estimators.base.OncoNetEstimatorBase`).
+    wide path on the same columns can be added to the logits (by default inner cross-validation decides).
+    Preprocessing (imputation, standardisation, one-hot encoding) is fitted on the training rows. Training: an
+    ensemble of ``n_splits`` x ``n_repeats`` networks, each trained on the other inner folds of the training rows
+    with AdamW and early stopping on its own fold's cross-entropy; probabilities are the members' average (see
+    :class:`~monai_dianet.estimators.base.OncoNetEstimatorBase`).
 
     The defaults were chosen by repeated cross-validation on public cohorts shipped in scikit-learn and
     scikit-survival (``benchmarks/bench_onconet.py`` documents which, and which were kept aside).

@@ -112,7 +112,9 @@ class OncoNetSurvival(OncoNetEstimatorBase, BaseEstimator):
             raise ValueError(f"loss must be one of {SURVIVAL_LOSSES}, got {self.loss!r}.")
         time, event = survival_target(y)
         if event.sum() < self.n_splits:
-            raise InputError(f"y has {int(event.sum())} events; the {self.n_splits} inner folds need one each at least.")
+            raise InputError(
+                f"y has {int(event.sum())} events; the {self.n_splits} inner folds need one each at least."
+            )
         target = {"time": time.astype(np.float32), "event": event.astype(np.float32)}
         if self.loss == "nll":
             self.bin_edges_ = survival_time_bins(time, event, self.num_bins)

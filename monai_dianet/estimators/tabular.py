@@ -107,7 +107,8 @@ class ModalityTableTransformer(TransformerMixin, BaseEstimator):
                 parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
             if categorical:
                 encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-                parts.append(("categorical", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical))
+                imputer = SimpleImputer(strategy="most_frequent")
+                parts.append(("categorical", make_pipeline(imputer, encoder), categorical))
             self.transformers_[name] = ColumnTransformer(parts, sparse_threshold=0.0).fit(self._block(frame, cols))
         return self
 

@@ -50,7 +50,9 @@ class CoxPHLoss(_Loss):
     def __init__(self, reduction: LossReduction | str = LossReduction.MEAN) -> None:
         super().__init__(reduction=LossReduction(reduction).value)
 
-    def forward(self, risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        self, risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor
+    ) -> torch.Tensor:
         """
         Args:
             risk: (B,) or (B, 1) log-risk scores.

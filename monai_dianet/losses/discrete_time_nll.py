@@ -83,7 +83,9 @@ class DiscreteTimeNLLLoss(_Loss):
             raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
         self.alpha = alpha
 
-    def forward(self, logits: torch.Tensor, interval: torch.Tensor, event: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        self, logits: torch.Tensor, interval: torch.Tensor, event: torch.Tensor
+    ) -> torch.Tensor:
         """
         Args:
             logits: (B, T) hazard logits.

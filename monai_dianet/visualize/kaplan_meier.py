@@ -15,7 +15,9 @@ from monai_dianet.metrics.survival import check_survival_data, survival_array
 __all__ = ["risk_groups", "save_kaplan_meier_risk_groups"]
 
 
-def risk_groups(risk: np.ndarray, num_groups: int = 2, thresholds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def risk_groups(
+    risk: np.ndarray, num_groups: int = 2, thresholds: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Split patients into ``num_groups`` risk groups (0 = lowest risk) by risk quantiles.
 
     Args:

@@ -92,12 +92,19 @@ def test_cross_val_score_grid_search_and_inner_cv_candidates():
     assert scores.shape == (3,) and np.isfinite(scores).all()
     search = GridSearchCV(clf, {"weight_decay": [1e-3, 1e-1]}, cv=2, scoring="roc_auc").fit(frame, label)
     assert search.best_params_["weight_decay"] in (1e-3, 1e-1)
+    # wide="auto" (default) tries each candidate with and without the wide path unless the candidate sets it
     candidates = [{"dropout": 0.0}, {"dropout": 0.5, "wide": False}]
     fitted = clf.set_params(candidates=candidates).fit(frame, label)
-    assert len(fitted.inner_cv_scores_) == 2 and len(fitted.members_) == 2
-    assert fitted.best_candidate_ == candidates[int(np.argmax(fitted.inner_cv_scores_))]
+    tried = [{"dropout": 0.0, "wide": True}, {"dropout": 0.0, "wide": False}, candidates[1]]
+    assert len(fitted.inner_cv_scores_) == 3 and len(fitted.members_) == 2  # n_splits members of the kept one
+    assert fitted.best_candidate_ == tried[int(np.argmax(fitted.inner_cv_scores_))]
+    assert max(fitted.inner_cv_scores_) == fitted.inner_cv_score_ <= 0.0  # negative log-loss
+    fixed = clone(clf).set_params(candidates=None, wide=False).fit(frame, label)
+    assert len(fixed.inner_cv_scores_) == 1 and fixed.members_[0].wide is None
     with pytest.raises(ValueError, match="unknown parameter"):
         clf.set_params(candidates=[{"lr": 1.0}]).fit(frame, label)
+    with pytest.raises(ValueError, match="wide"):
+        clone(clf).set_params(candidates=None, wide="maybe").fit(frame, label)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "monai_dianet"
 #: subpackages that must stay domain-free
 GENERIC = ("networks", "losses", "transforms", "inferers", "metrics", "engines", "handlers", "visualize", "data",
-           "utils", "bundle", "rl")
+           "utils", "bundle", "rl", "estimators")
 HEADER = "# Copyright (c) monai-dianet contributors\n# Licensed under the Apache License, Version 2.0\n"
 
 

@@ -50,3 +50,4 @@ from .transforms import (
     ScaleGeneExpressiond,
     ajcc_stage_to_number,
 )
+from .survival import SURVIVAL_COLUMNS, read_gdc_survival

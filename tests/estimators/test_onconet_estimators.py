@@ -107,19 +107,20 @@ def test_cross_val_score_grid_search_and_inner_cv_candidates():
         clone(clf).set_params(candidates=None, wide="maybe").fit(frame, label)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_learns_planted_signal(seed):
-    """Held-out AUC / C-index on the planted signal with the package defaults (full training budget).
+@pytest.mark.slow
+def test_learns_planted_signal():
+    """Held-out AUC / C-index on the planted signal with the package defaults (full training budget, seed 0).
 
-    Measured on seeds 0-4, OMP_NUM_THREADS 1 and 2: classifier AUC 0.80-0.88 (the Bayes AUC of this label noise is
-    about 0.87), survival C-index 0.72-0.77 (Cox) against 0.5 for chance; the bounds leave > 0.05 of margin."""
+    Measured with 1 thread: seed 0 AUC 0.975, C-index 0.856; seed 1 AUC 0.917, C-index 0.829 (chance: 0.5). The
+    bounds 0.85 / 0.75 leave at least 0.067 / 0.079 below the lowest of these; not measured with 2 threads."""
+    seed = 0
     frame, label, score = _table(n=300, seed=seed)
     train, test = slice(0, 200), slice(200, 300)
     clf = OncoNetClassifier(clinical_columns=["age", "grade"], random_state=seed).fit(frame[train], label[train])
-    assert roc_auc_score(label[test], clf.predict_proba(frame[test])[:, 1]) > 0.75
+    assert roc_auc_score(label[test], clf.predict_proba(frame[test])[:, 1]) > 0.85
     y = _survival(score, seed)
     model = OncoNetSurvival(clinical_columns=["age", "grade"], random_state=seed).fit(frame[train], y[train])
-    assert model.score(frame[test], y[test]) > 0.67
+    assert model.score(frame[test], y[test]) > 0.75
     assert 0.5 < model.inner_cv_score_ <= 1.0
 
 

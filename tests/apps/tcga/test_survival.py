@@ -53,7 +53,8 @@ def test_gdc_rows_per_case_and_dotted_names(tmp_path):
     outcome = read_gdc_survival(_write(tmp_path, rows, dotted))
     assert outcome.to_dict("index") == {"TCGA-A": {"time": 250.0, "event": False},
                                         "TCGA-B": {"time": 300.0, "event": True}}
-    assert list(read_gdc_survival(_write(tmp_path, rows), case_ids=["TCGA-B", "TCGA-A"]).index) == ["TCGA-B", "TCGA-A"]
+    ordered = read_gdc_survival(_write(tmp_path, rows), case_ids=["TCGA-B", "TCGA-A"])
+    assert list(ordered.index) == ["TCGA-B", "TCGA-A"]
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,8 @@ def test_gdc_rows_per_case_and_dotted_names(tmp_path):
 @pytest.mark.parametrize(
     "rows, kwargs, match",
     [
-        ([["u1", "A", "P", "Alive", "'--", "10"], ["u2", "B", "P", "Alive", "'--", "20"]], {}, "every case is censored"),
+        ([["u1", "A", "P", "Alive", "'--", "10"], ["u2", "B", "P", "Alive", "'--", "20"]], {},
+         "every case is censored"),
         ([["u1", "A", "P", "Dead", "'--", "10"], ["u2", "B", "P", "Alive", "'--", "20"]], {},
          "'days_to_death' is missing"),
         ([["u1", "A", "P", "Dead", "-5", "'--"], ["u2", "B", "P", "Alive", "'--", "20"]], {}, "negative days"),

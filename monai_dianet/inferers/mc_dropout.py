@@ -3,7 +3,8 @@
 """Monte Carlo dropout inference with per-pixel/voxel uncertainty maps (DIANet paper, eq 31-35).
 
 Hand-written (MONAI has no MC-dropout inferer). The T stochastic passes reuse the deterministic part of the network:
-when the network has ``encode``/``decode`` (the DIANet contract: dropout lives only in ``decode``), ``encode`` runs
+when the network has ``encode``/``decode`` (the DIANet contract: dropout lives only in ``decode``; a network whose
+``deterministic_encode`` is False, DIANet with ``dropout_placement="all"``, gets full passes), ``encode`` runs
 once per input (per flip for TTA) and the T dropout samples are decoded batched: with ``decode_samples`` (DIANet:
 channel-dropout masks folded into the 1x1 projection weights, no repeated features), else by ``decode`` on the
 encoded features repeated along the batch dimension ``sample_batch_size`` samples at a time (:func:`repeat_batch`:
@@ -27,7 +28,7 @@ import torch
 import torch.nn as nn
 from monai.inferers import Inferer
 
-from monai_dianet.metrics.uncertainty import check_activation, predictive_entropy
+from monai_dianet.inferers.uncertainty_inferer import UncertaintyInferer
 
 __all__ = [
     "MCDropoutInferer",
@@ -161,34 +162,30 @@ def repeat_batch(obj: Any, n: int) -> Any:
     return obj
 
 
-class MCDropoutInferer(Inferer):
+class MCDropoutInferer(UncertaintyInferer):
     """MC-dropout (and optional flip-TTA) inferer returning the mean probability and uncertainty maps.
 
-    For every input (and every flip variant) ``num_samples`` stochastic predictions ``p_t`` are drawn; the result is
+    For every input (and every flip variant) ``num_samples`` stochastic predictions ``p_t`` are drawn and reduced
+    as :class:`~monai_dianet.inferers.UncertaintyInferer` describes: "mean", "entropy", "variance",
+    "mutual_information" (epistemic) and, when the network returns a heteroscedastic log-variance for the selected
+    head (``DIANetOutput.aleatoric_logvar``), "aleatoric".
 
-    - ``"mean"``: ``E_t[p_t]`` ``(B, C, ...)``
-    - ``"entropy"``: predictive entropy of the mean ``(B, 1, ...)`` (higher = less confident)
-    - ``"variance"``: ``E_t[p_t^2] - E_t[p_t]^2`` per class (eq 34) ``(B, C, ...)``
-    - ``"mutual_information"``: ``H(E[p]) - E[H(p)]`` (epistemic) ``(B, 1, ...)``
-    - ``"aleatoric"``: ``E_t[exp(logvar_t)]`` ``(B, C, ...)`` when the network returns a heteroscedastic
-      log-variance for the selected head (``DIANetOutput.aleatoric_logvar``).
-
-    Efficient path: a network with ``encode(x)`` and ``decode(features)`` (DIANet) is encoded once; ``n`` samples
+    Efficient path: a network with ``encode(x)`` and ``decode(features)`` (DIANet) whose ``deterministic_encode`` is
+    not False (DIANet with ``dropout_placement`` "head" or "decoder") is encoded once; ``n`` samples
     (``n <= sample_batch_size``) are decoded at once under ``network.mc_dropout()`` (or :func:`seeded_mc_dropout`
     when ``seed`` is set) by ``network.decode_samples(features, n)`` when the network has it (DIANet: sample-major
     output equal to ``decode`` of the repeated features), else by ``decode`` of the features repeated ``n`` times
     along the batch dim. Otherwise the input itself is repeated and the full network run with its dropout modules on
-    (:func:`enable_mc_dropout`). Either way no ``model.train()``. Statistics are accumulated one sample at a time.
+    (:func:`enable_mc_dropout`). Either way no ``model.train()``. Statistics are accumulated one sample at a time
+    (:class:`~monai_dianet.metrics.RunningUncertainty`).
 
     Seeding: with ``seed=s``, the sample with global index ``k = v * num_samples + t`` (flip variant ``v`` with
     ``v = 0`` the unflipped input, sample ``t``) uses dropout masks from ``seeded_mc_dropout(network, [s + k])``.
     So the ``"mean"`` equals the average over ``k`` of ``activation(flip_v^-1(network(flip_v(x))))`` where each
     pass runs inside ``seeded_mc_dropout(network, [s + k])``.
 
-    Composition: with ``inferer`` (e.g. ``SlidingWindowInferer``) the predictor returns per-window "mean",
-    "variance", "mutual_information" (and "aleatoric") which that inferer blends over overlapping windows; the
-    "entropy" is then computed from the blended mean. So variance and mutual information measure only the
-    disagreement between dropout/TTA samples, not differences between overlapping windows.
+    Composition with an inner ``inferer`` (e.g. ``SlidingWindowInferer``): see
+    :class:`~monai_dianet.inferers.UncertaintyInferer`.
 
     Args:
         num_samples: T, dropout samples per flip variant (>= 1).
@@ -196,9 +193,10 @@ class MCDropoutInferer(Inferer):
         inferer: optional inner inferer called as ``inferer(inputs, predictor)``; ``None`` calls the predictor
             on the whole input.
         sample_batch_size: how many samples are decoded in one batched call. Default ``None``: all ``num_samples``
-            on GPU; on CPU as many as keep the largest repeated tensor (with ``decode_samples``: the head output of
-            the samples, sized from a first one-sample call) within ``CPU_CHUNK_BYTES`` (16 MiB; larger
-            allocations page-fault on every call and cost more than the arithmetic), at least 1.
+            on GPU; on CPU as many as keep the largest repeated tensor (with folded ``decode_samples``: the head
+            output of the samples, sized from a first one-sample call) within ``CPU_CHUNK_BYTES`` (16 MiB; larger
+            allocations page-fault on every call and cost more than the arithmetic), at least 1; full passes one
+            at a time.
         tta_flips: ``None`` or a sequence of spatial axes (0-based over the spatial dims, an int or a tuple of
             ints each) to flip as extra test-time-augmentation variants; the unflipped input is always included.
         seed: ``None`` (global RNG via ``network.mc_dropout()`` / dropout modules) or an int (reproducible).
@@ -225,12 +223,10 @@ class MCDropoutInferer(Inferer):
         seed: int | None = None,
         task: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(activation, inferer, task)
         if int(num_samples) < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
         self.num_samples = int(num_samples)
-        self.activation = check_activation(activation)
-        self.inferer = inferer
         if sample_batch_size is not None and int(sample_batch_size) < 1:
             raise ValueError(f"sample_batch_size must be >= 1, got {sample_batch_size}.")
         self.sample_batch_size = None if sample_batch_size is None else int(sample_batch_size)
@@ -242,57 +238,13 @@ class MCDropoutInferer(Inferer):
             variants.append(ax)
         self.flip_variants = variants
         self.seed = None if seed is None else int(seed)
-        self.task = task
 
     @property
     def total_samples(self) -> int:
         """Number of stochastic predictions per input: ``num_samples * (1 + len(tta_flips))``."""
         return self.num_samples * len(self.flip_variants)
 
-    def __call__(self, inputs: torch.Tensor, network: Callable, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
-        """Run MC inference.
-
-        Args:
-            inputs: ``(B, C_in, *spatial)``.
-            network: the model (in eval mode); extra ``args``/``kwargs`` go to ``network`` on the full-pass path.
-
-        Returns:
-            dict of tensors, see the class docstring.
-        """
-
-        def predictor(x: torch.Tensor) -> dict[str, torch.Tensor]:
-            return self._moments(x, network, *args, **kwargs)
-
-        if self.inferer is None:  # the entropy of the mean, computed for the mutual information, is final here
-            moments = self._moments(inputs, network, *args, keep_entropy=True, **kwargs)
-        else:
-            moments = self.inferer(inputs, predictor)
-        if not isinstance(moments, dict):
-            raise ValueError(f"the inner inferer must return the predictor's dict, got {type(moments).__name__}.")
-        return self._finalize(moments)
-
     # internals -----------------------------------------------------------------------------------------------------
-
-    def _head(self, output: Any, network: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if isinstance(output, torch.Tensor):
-            return output, None
-        if isinstance(output, dict):
-            key = self.task or next(iter(output))
-            if key not in output:
-                raise KeyError(f"network output has no key {key!r}; keys: {list(output)}.")
-            return output[key], None
-        if hasattr(output, "main"):
-            logits = getattr(output, self.task) if self.task else output.main
-            if logits is None:
-                raise KeyError(f"network output has no {self.task!r} head.")
-            logvars = getattr(output, "aleatoric_logvar", None) or {}
-            name = self.task or (list(getattr(network, "tasks", []))[:1] or [None])[0]
-            if name is None and len(logvars) == 1:
-                name = next(iter(logvars))
-            return logits, logvars.get(name) if name is not None else None
-        raise ValueError(
-            f"unsupported network output type {type(output).__name__}: expected a tensor, dict or DIANetOutput."
-        )
 
     def _dropout_context(self, network: Any, seeds: list[int] | None):
         if seeds is not None:
@@ -306,6 +258,8 @@ class MCDropoutInferer(Inferer):
 
         On CPU the budget applies to the largest tensor of ``stacked`` (one repeated copy per sample), or to
         ``per_sample_bytes`` when given (the decode_samples path, where the head output is the largest tensor).
+        Full passes (``stacked is None``) run one sample per call on CPU: their activations are many times the
+        input, and batching them gains nothing there.
         """
         if self.sample_batch_size is not None:
             return self.sample_batch_size
@@ -313,6 +267,8 @@ class MCDropoutInferer(Inferer):
             return self.num_samples
         if per_sample_bytes is not None:
             return int(min(self.num_samples, max(1, CPU_CHUNK_BYTES // max(per_sample_bytes, 1))))
+        if stacked is None:
+            return 1
         sizes = [0]
 
         def visit(obj: Any) -> None:
@@ -331,13 +287,21 @@ class MCDropoutInferer(Inferer):
         visit(stacked)
         return int(min(self.num_samples, max(1, CPU_CHUNK_BYTES // max(max(sizes), 1))))
 
-    def _moments(
-        self, x: torch.Tensor, network: Any, *args: Any, keep_entropy: bool = False, **kwargs: Any
-    ) -> dict[str, torch.Tensor]:
+    def predictions(
+        self, x: torch.Tensor, network: Any, *args: Any, **kwargs: Any
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Yield the ``total_samples`` dropout predictions on ``x`` (flipped back), one sample at a time."""
         t_all = self.num_samples
-        encode_path = hasattr(network, "encode") and hasattr(network, "decode") and not args and not kwargs
-        fold = encode_path and hasattr(network, "decode_samples")
-        acc: dict[str, torch.Tensor] = {}
+        encode_path = (
+            hasattr(network, "encode")
+            and hasattr(network, "decode")
+            and getattr(network, "deterministic_encode", True)
+            and not args
+            and not kwargs
+        )
+        stacked = encode_path and hasattr(network, "decode_samples")
+        # folded samples: only the 1x1 projections run per sample (DIANet's "head" placement)
+        fold = stacked and getattr(network, "dropout_placement", "head") == "head"
         b = x.shape[0]
         for v, axes in enumerate(self.flip_variants):
             dims = [a + 2 for a in axes]
@@ -346,76 +310,25 @@ class MCDropoutInferer(Inferer):
             xv = torch.flip(x, dims) if dims else x
             feats = network.encode(xv) if encode_path else None
             # fold path: the largest per-sample tensor is the head output, sized from the first (1-sample) chunk
-            chunk = None if fold else self._chunk_size(feats if encode_path else xv, x.device)
+            chunk = None if fold else self._chunk_size(feats, x.device)
             start = 0
             while start < t_all:
                 n = min(chunk or 1, t_all - start)
                 seeds = None if self.seed is None else [self.seed + v * t_all + start + j for j in range(n)]
                 with self._dropout_context(network, seeds):
-                    if fold:
-                        out = network.decode_samples(feats, n)
+                    if stacked:
+                        logits, logvar = self.head(network.decode_samples(feats, n), network)
                     elif encode_path:
-                        out = network.decode(repeat_batch(feats, n))
+                        logits, logvar = self.head(network.decode(repeat_batch(feats, n)), network)
                     else:
-                        out = network(repeat_batch(xv, n), *args, **kwargs)
-                logits, logvar = self._head(out, network)
+                        logits, logvar = self.run(network, repeat_batch(xv, n), *args, **kwargs)
                 if dims and logits.ndim == x.ndim:
                     logits = torch.flip(logits, dims)
                     logvar = torch.flip(logvar, dims) if logvar is not None else None
                 if chunk is None:
                     per_sample = (logits.numel() + (logvar.numel() if logvar is not None else 0)) * 4 // n
                     chunk = self._chunk_size(None, x.device, per_sample)
-                # per-sample running sums: sample-sized temporaries stay small (see CPU_CHUNK_BYTES)
+                # one sample at a time: sample-sized temporaries stay small (see CPU_CHUNK_BYTES)
                 for t in range(n):
-                    lv = None if logvar is None else logvar[t * b : (t + 1) * b].float().exp()
-                    self._accumulate(acc, logits[t * b : (t + 1) * b].float(), lv)
+                    yield logits[t * b : (t + 1) * b], None if logvar is None else logvar[t * b : (t + 1) * b]
                 start += n
-        total = float(self.total_samples)
-        mean = acc["s1"] / total
-        entropy = predictive_entropy(mean, self.activation)
-        moments = {
-            "mean": mean,
-            "variance": (acc["s2"] / total - mean * mean).clamp_min(0.0),
-            "mutual_information": (entropy - acc["entropy"] / total).clamp_min(0.0),
-        }
-        if "aleatoric" in acc:
-            moments["aleatoric"] = acc["aleatoric"] / total
-        if keep_entropy:
-            moments["entropy"] = entropy
-        return moments
-
-    def _accumulate(self, acc: dict[str, torch.Tensor], logits: torch.Tensor, var: torch.Tensor | None) -> None:
-        """Add one sample's probabilities, squared probabilities, entropy (and aleatoric variance) to ``acc``.
-
-        Softmax entropy from one ``log_softmax``: ``p = exp(log p)``, ``H = -sum_c p_c log p_c`` (no second
-        logarithm; ``xlogy`` is several times slower on CPU).
-        """
-        if self.activation == "softmax":
-            logp = torch.log_softmax(logits, 1)
-            probs = logp.exp()
-            h = logp.mul_(probs).sum(1, keepdim=True).neg_()
-        else:
-            probs = torch.sigmoid(logits)
-            h = predictive_entropy(probs, "sigmoid")
-        if not acc:
-            acc.update(s1=probs, s2=probs * probs, entropy=h)
-        else:
-            acc["s1"].add_(probs)
-            acc["s2"].addcmul_(probs, probs)
-            acc["entropy"].add_(h)
-        if var is not None:
-            if "aleatoric" in acc:
-                acc["aleatoric"].add_(var)
-            else:
-                acc["aleatoric"] = var
-
-    def _finalize(self, moments: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        entropy = moments.get("entropy")
-        if entropy is None:  # after an inner inferer: the entropy of the blended mean
-            entropy = predictive_entropy(moments["mean"], self.activation)
-        out = {"mean": moments["mean"], "entropy": entropy}
-        out["variance"] = moments["variance"]
-        out["mutual_information"] = moments["mutual_information"]
-        if "aleatoric" in moments:
-            out["aleatoric"] = moments["aleatoric"]
-        return out

@@ -5,6 +5,7 @@
 from .classification import macro_f1, stack_output, top_label_ece
 from .calibration import TemperatureScaling, expected_calibration_error, reliability_diagram_data
 from .uncertainty import (
+    RunningUncertainty,
     case_uncertainty,
     expected_aleatoric,
     expected_entropy,

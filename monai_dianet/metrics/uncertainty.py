@@ -38,6 +38,7 @@ __all__ = [
     "mutual_information",
     "expected_aleatoric",
     "uncertainty_maps",
+    "RunningUncertainty",
     "case_uncertainty",
 ]
 
@@ -186,6 +187,94 @@ def uncertainty_maps(
     if logvar_samples is not None:
         out["aleatoric"] = expected_aleatoric(logvar_samples, dim)
     return out
+
+
+class RunningUncertainty:
+    """The maps of :func:`uncertainty_maps`, accumulated one prediction at a time from logits.
+
+    For inferers that draw many predictions (MC dropout, ensemble members, test-time augmentations): only running
+    sums are kept, ``sum p``, ``sum p^2``, ``sum H(p)`` (and ``sum exp(logvar)``), never the stacked samples. The
+    softmax entropy of each prediction comes from one ``log_softmax`` (``p = exp(log p)``, no second logarithm).
+
+    Args:
+        activation: "softmax" or "sigmoid" (how logits become probabilities).
+
+    Example::
+
+        acc = RunningUncertainty("softmax")
+        for member in ensemble:
+            acc.add(member(x))
+        maps = acc.moments()  # mean, entropy, variance, mutual_information
+    """
+
+    def __init__(self, activation: str = "softmax") -> None:
+        self.activation = check_activation(activation)
+        self.count = 0
+        self._sums: dict[str, torch.Tensor] = {}
+
+    def add(self, logits: torch.Tensor, logvar: torch.Tensor | None = None) -> None:
+        """Add one prediction: logits ``(B, C, ...)`` and, from a heteroscedastic head, its log-variance.
+
+        Raises:
+            ValueError: a shape differs from the previous predictions', or a log-variance is given for some
+                predictions only.
+        """
+        logits = logits.float()
+        if self._sums and logits.shape != self._sums["s1"].shape:
+            raise ValueError(f"prediction shape {tuple(logits.shape)} differs from {tuple(self._sums['s1'].shape)}.")
+        if self._sums and (logvar is None) == ("aleatoric" in self._sums):
+            raise ValueError("a log-variance must be given with every prediction or with none.")
+        if self.activation == "softmax":
+            logp = torch.log_softmax(logits, 1)
+            probs = logp.exp()
+            h = logp.mul_(probs).sum(1, keepdim=True).neg_()
+        else:
+            probs = torch.sigmoid(logits)
+            h = predictive_entropy(probs, "sigmoid")
+        var = None if logvar is None else logvar.float().exp()
+        if not self._sums:
+            self._sums = {"s1": probs, "s2": probs * probs, "entropy": h}
+            if var is not None:
+                self._sums["aleatoric"] = var
+        else:
+            self._sums["s1"].add_(probs)
+            self._sums["s2"].addcmul_(probs, probs)
+            self._sums["entropy"].add_(h)
+            if var is not None:
+                self._sums["aleatoric"].add_(var)
+        self.count += 1
+
+    def moments(self, with_entropy: bool = True) -> dict[str, torch.Tensor]:
+        """The maps over the predictions added so far.
+
+        Args:
+            with_entropy: include ``"entropy"`` (the entropy of the mean; it is computed anyway for the mutual
+                information). An inferer that blends the other maps over windows leaves it out and recomputes it
+                from the blended mean.
+
+        Returns:
+            "mean" ``(B, C, ...)``, "variance" ``(B, C, ...)`` (population variance over the predictions, eq 34),
+            "mutual_information" ``(B, 1, ...)`` (``H(E[p]) - E[H(p)]``), "entropy" ``(B, 1, ...)`` and, with
+            log-variances, "aleatoric" ``(B, C, ...)`` (``E[exp(logvar)]``).
+
+        Raises:
+            ValueError: nothing was added.
+        """
+        if not self.count:
+            raise ValueError("no prediction was added.")
+        n = float(self.count)
+        mean = self._sums["s1"] / n
+        entropy = predictive_entropy(mean, self.activation)
+        out = {
+            "mean": mean,
+            "variance": (self._sums["s2"] / n - mean * mean).clamp_min(0.0),
+            "mutual_information": (entropy - self._sums["entropy"] / n).clamp_min(0.0),
+        }
+        if with_entropy:
+            out["entropy"] = entropy
+        if "aleatoric" in self._sums:
+            out["aleatoric"] = self._sums["aleatoric"] / n
+        return out
 
 
 def case_uncertainty(

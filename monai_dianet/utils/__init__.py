@@ -4,13 +4,14 @@
 (no imports from the rest of the package)."""
 
 from .constants import DIANET_TASKS, MODALITIES
-from .enums import Activation, Modality, PriorMode, RouteDecision, UncertaintyScore
+from .enums import Activation, DropoutPlacement, Modality, PriorMode, RouteDecision, UncertaintyScore
 from .errors import InputError, MissingInputError, input_error_message, install_input_error_hook, run_cli
 from .io import read_json
 
 __all__ = [
     "Activation",
     "DIANET_TASKS",
+    "DropoutPlacement",
     "InputError",
     "MODALITIES",
     "MissingInputError",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from monai.utils import StrEnum
 
-__all__ = ["Activation", "Modality", "PriorMode", "RouteDecision", "UncertaintyScore"]
+__all__ = ["Activation", "DropoutPlacement", "Modality", "PriorMode", "RouteDecision", "UncertaintyScore"]
 
 
 class Activation(StrEnum):
@@ -15,6 +15,15 @@ class Activation(StrEnum):
 
     SOFTMAX = "softmax"
     SIGMOID = "sigmoid"
+
+
+class DropoutPlacement(StrEnum):
+    """Where DIANet's MC dropout sits: before each head's final projection, also in the decoders, or also after
+    every backbone stage (see :class:`~monai_dianet.networks.nets.DIANet` for what each costs)."""
+
+    HEAD = "head"
+    DECODER = "decoder"
+    ALL = "all"
 
 
 class PriorMode(StrEnum):

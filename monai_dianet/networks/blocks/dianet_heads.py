@@ -1,6 +1,7 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Task heads of DIANet (DIANet paper eq 16-21): decoders (deterministic) and output projections (stochastic).
+"""Task heads of DIANet (DIANet paper eq 16-21): decoders (deterministic unless given a dropout rate) and output
+projections (stochastic).
 
 References:
     Lu, Zhang & Liu, "Deep learning-based image classification for integrating pathology and radiology in
@@ -20,6 +21,15 @@ from monai.networks.layers.factories import Conv, Dropout
 __all__ = ["SegmentationDecoder", "ReconstructionDecoder", "OutputProjection"]
 
 
+def _channel_dropouts(spatial_dims: int, rate: float, count: int) -> nn.ModuleList | None:
+    """``count`` channel-dropout modules (MONAI ``Dropout`` factory), or None for ``rate == 0``."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {rate}.")
+    if rate == 0.0:
+        return None
+    return nn.ModuleList(Dropout[Dropout.DROPOUT, spatial_dims](rate) for _ in range(count))
+
+
 class SegmentationDecoder(nn.Module):
     """Transposed-convolution decoder from the latent map back to input resolution with skip connections (eq 19).
 
@@ -28,6 +38,8 @@ class SegmentationDecoder(nn.Module):
     3x3 convolution block (conv, norm, act). The skip list holds the encoder stages finer than the latent,
     finest first; when none of them is at full resolution the input image itself is the last skip.
     The level at stride ``t`` has ``channels * t`` channels, so the full-resolution output has ``channels``.
+    With ``dropout > 0`` each level's input (``h``, then every level's output but the last, which the head's
+    own dropout follows) passes a channel dropout first (DIANet's ``dropout_placement="decoder"``).
 
     Args:
         spatial_dims: 2 or 3.
@@ -38,9 +50,10 @@ class SegmentationDecoder(nn.Module):
         channels: width at full resolution.
         norm: normalisation of the conv blocks.
         act: activation of the conv blocks.
+        dropout: channel-dropout rate before every level (0: none, the decoder is deterministic).
 
     Returns (forward):
-        ``(B, channels, *input_spatial)`` features (before dropout and the final projection).
+        ``(B, channels, *input_spatial)`` features (before the head's dropout and final projection).
 
     Example::
 
@@ -58,6 +71,7 @@ class SegmentationDecoder(nn.Module):
         channels: int = 16,
         norm: str | tuple = "batch",
         act: str | tuple = "relu",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if len(skip_channels) != len(skip_strides) or not skip_strides or skip_strides[0] != 1:
@@ -78,11 +92,13 @@ class SegmentationDecoder(nn.Module):
             )
             prev_ch, prev_stride = out_ch, stride
         self.out_channels = channels
+        self.dropout = _channel_dropouts(spatial_dims, dropout, len(self.blocks))
 
     def forward(self, h: torch.Tensor, skips: Sequence[torch.Tensor]) -> torch.Tensor:
         x = h
-        for up, block, skip in zip(self.up, self.blocks, reversed(list(skips))):
-            x = block(torch.cat([up(x), skip], dim=1))
+        drops = self.dropout if self.dropout is not None else [None] * len(self.blocks)
+        for up, block, drop, skip in zip(self.up, self.blocks, drops, reversed(list(skips))):
+            x = block(torch.cat([up(x if drop is None else drop(x)), skip], dim=1))
         return x
 
 
@@ -92,6 +108,7 @@ class ReconstructionDecoder(nn.Module):
     ``h`` is mapped by a 3x3 conv block to ``2 * channels``, upsampled (linear interpolation, MONAI
     ``UpSample`` non-trainable mode) by ``scale_factor`` and refined by a 3x3 conv block at full
     resolution; the final projection to the image channels is the :class:`OutputProjection` that follows.
+    With ``dropout > 0`` a channel dropout precedes each conv block (at the latent scale, before upsampling).
 
     Args:
         spatial_dims: 2 or 3.
@@ -100,6 +117,7 @@ class ReconstructionDecoder(nn.Module):
         channels: width of the full-resolution features.
         norm: normalisation of the conv blocks.
         act: activation of the conv blocks.
+        dropout: channel-dropout rate before each conv block (0: none).
 
     Example::
 
@@ -115,6 +133,7 @@ class ReconstructionDecoder(nn.Module):
         channels: int = 8,
         norm: str | tuple = "batch",
         act: str | tuple = "relu",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.pre = Convolution(spatial_dims, in_channels, 2 * channels, kernel_size=3, norm=norm, act=act)
@@ -123,9 +142,13 @@ class ReconstructionDecoder(nn.Module):
         )
         self.post = Convolution(spatial_dims, 2 * channels, channels, kernel_size=3, norm=norm, act=act)
         self.out_channels = channels
+        self.dropout = _channel_dropouts(spatial_dims, dropout, 2)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.post(self.upsample(self.pre(h)))
+        if self.dropout is None:
+            return self.post(self.upsample(self.pre(h)))
+        # channel dropout commutes with the linear upsampling: applied at the latent scale, where it is cheaper
+        return self.post(self.upsample(self.dropout[1](self.pre(self.dropout[0](h)))))
 
 
 class OutputProjection(nn.Module):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 import torch
 import torch.nn as nn
 
-from monai.networks.layers.factories import Conv
+from monai.networks.layers.factories import Conv, Dropout
 
 from monai.networks.nets.resnet import get_inplanes
 
@@ -28,7 +28,7 @@ from monai_dianet.networks.blocks.diffuser import Diffuser
 from monai_dianet.networks.blocks.feature_pyramid import FeaturePyramidFusion
 from monai_dianet.networks.blocks.probabilistic_latent import ProbabilisticLatent
 from monai_dianet.networks.blocks.stage_attention import StageAttention
-from monai_dianet.utils import DIANET_TASKS
+from monai_dianet.utils import DIANET_TASKS, DropoutPlacement
 
 __all__ = ["DIANet", "DIANetOutput", "DIANetFeatures"]
 
@@ -46,16 +46,30 @@ def _repeat(value, times: int):
     return value
 
 
+class _OutputDropout:
+    """Forward hook replacing a module's output by ``dropout(output)`` (an object, so deep copies and pickles of
+    the network carry hooks bound to their own dropout modules)."""
+
+    def __init__(self, dropout: nn.Module) -> None:
+        self.dropout = dropout
+
+    def __call__(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+        return self.dropout(output)
+
+
 @dataclass
 class DIANetFeatures:
     """Deterministic results of :meth:`DIANet.encode` (everything except dropout and the final projections).
 
     Attributes:
-        head_features: per-task features just before dropout: ``segmentation`` ``(B, C_s, *spatial)``,
-            ``classification`` ``(B, latent_channels)``, ``reconstruction`` ``(B, C_r, *spatial)``.
+        head_features: per-task features just before the head's dropout: ``segmentation`` ``(B, C_s, *spatial)``,
+            ``classification`` ``(B, latent_channels)``, ``reconstruction`` ``(B, C_r, *spatial)``. With
+            ``dropout_placement`` "decoder" or "all" the decoders hold dropout and run in ``decode`` instead:
+            only ``classification`` is here.
         mu, logvar, latent, pooled_latent, prior_logits, codebook_assignment, stage_attention,
         fusion_attention, fused: as in :class:`DIANetOutput`.
         tasks: task names, the first is the main one.
+        skips: the segmentation decoder's skip maps, finest first, when that decoder runs in ``decode``; else empty.
     """
 
     head_features: dict[str, torch.Tensor]
@@ -69,6 +83,7 @@ class DIANetFeatures:
     fusion_attention: list[torch.Tensor]
     fused: torch.Tensor
     tasks: tuple[str, ...] = ("segmentation",)
+    skips: list[torch.Tensor] = field(default_factory=list)
 
     def repeat(self, times: int) -> DIANetFeatures:
         """Repeat every tensor ``times`` times along the batch dim (sample-major: ``[x_1..x_B, x_1..x_B, ...]``).
@@ -140,9 +155,21 @@ class DIANet(nn.Module):
     6. heads: segmentation (transposed-conv decoder with encoder skips, eq 19), classification (pooled h,
        linear, eq 17), reconstruction (upsample + conv, eq 20-21); ``prior_logits`` P(h) when segmenting.
 
-    MC dropout: dropout sits only just before each head's final projection, so :meth:`encode` (all the
-    expensive, deterministic work) runs once and :meth:`decode` (dropout + projections) runs per sample;
-    ``forward(x) == decode(encode(x))``. Use :meth:`mc_dropout` to keep dropout active in ``eval()``.
+    MC dropout (``dropout > 0``; :meth:`mc_dropout` keeps it active in ``eval()``), placed by
+    ``dropout_placement``. :meth:`encode` holds the deterministic work and :meth:`decode` the stochastic part,
+    ``forward(x) == decode(encode(x))``, so MC samples share one :meth:`encode` where the placement allows:
+
+    - ``"head"``: channel dropout only before each head's final 1x1 projection. :meth:`decode_samples` folds the
+      masks into the projection weights: T = 10 samples cost about 1.2-1.4x one pass (``bench_mc_dropout.py``).
+      The spread reflects the last layer's dropout only.
+    - ``"decoder"``: also before every level of the segmentation / reconstruction decoders (on ``h`` and each
+      decoder level's output); the decoders run in :meth:`decode`, so the encoder, pyramid and latent run once
+      and the decoders T times. The classification head has no decoder: there it equals ``"head"``.
+    - ``"all"``: also after every backbone stage, inside the encoder chain (later stages see the dropped maps),
+      so nothing is deterministic: :attr:`deterministic_encode` is False and MC inference runs T full passes.
+
+    The cost of each placement against one pass is measured by ``benchmarks/bench_mc_dropout.py`` (table in
+    ``benchmarks/RESULTS.md``).
 
     Defaults and their evidence (``benchmarks/RESULTS.md``, "DIANet vs SegResNet and BasicUNet"): ``resnet10`` at
     half width, 4 pyramid levels (fusion at stride 4), 64 fusion / 32 latent channels, CodeBook 32, Diffuser,
@@ -182,8 +209,11 @@ class DIANet(nn.Module):
         diffuser_heads: attention heads of the Diffuser (must divide ``latent_channels``).
         decoder_channels: full-resolution width of the segmentation decoder (doubles per 2x stride).
         reconstruction_channels: full-resolution width of the reconstruction decoder.
-        dropout: MC-dropout rate before each head's final projection (name fixed for MONAI Label's
-            ``network_def#dropout``).
+        dropout: MC-dropout rate (name fixed for MONAI Label's ``network_def#dropout``), at the places that
+            ``dropout_placement`` names.
+        dropout_placement: ``"head"`` (before each head's final projection), ``"decoder"`` (also in the
+            decoders) or ``"all"`` (also after every backbone stage; needs a backbone exposing ``stages``); see
+            above for what each costs at MC inference.
         heteroscedastic: add a per-output log-variance prediction to every head (aleatoric uncertainty).
         return_all: ``forward`` returns :class:`DIANetOutput` when True, else the main head's tensor
             (for MONAI inferers and bundle engines).
@@ -239,6 +269,7 @@ class DIANet(nn.Module):
         decoder_channels: int = 16,
         reconstruction_channels: int = 8,
         dropout: float = 0.0,
+        dropout_placement: str = "head",
         heteroscedastic: bool = False,
         return_all: bool = False,
         norm: str | tuple | None = None,
@@ -259,6 +290,12 @@ class DIANet(nn.Module):
         self.num_classes = out_channels if num_classes is None else num_classes
         self.return_all = return_all
         self.dropout = dropout
+        if dropout_placement not in tuple(DropoutPlacement):
+            raise ValueError(
+                f"dropout_placement must be one of {[p.value for p in DropoutPlacement]}, got {dropout_placement!r}."
+            )
+        self.dropout_placement = DropoutPlacement(dropout_placement).value
+        decoder_dropout = 0.0 if dropout_placement == DropoutPlacement.HEAD else dropout
 
         is_resnet = isinstance(backbone, str) and backbone in resnet_params
         if backbone_width is not None and not is_resnet:
@@ -280,6 +317,7 @@ class DIANet(nn.Module):
         )
         strides, channels = self.backbone.strides, self.backbone.out_channels
         self.size_divisor: int = self.backbone.size_divisor
+        self.stage_dropout = self._add_stage_dropout(dropout) if dropout_placement == DropoutPlacement.ALL else None
 
         self.stage_attention = (
             nn.ModuleList(StageAttention(spatial_dims, c) for c in channels) if stage_attention else None
@@ -324,6 +362,7 @@ class DIANet(nn.Module):
                 decoder_channels,
                 norm=norm,
                 act=act,
+                dropout=decoder_dropout,
             )
             self.heads["segmentation"] = OutputProjection(
                 spatial_dims, decoder_channels, out_channels, dropout, heteroscedastic
@@ -335,11 +374,52 @@ class DIANet(nn.Module):
             )
         if "reconstruction" in tasks:
             self.decoders["reconstruction"] = ReconstructionDecoder(
-                spatial_dims, latent_channels, self.latent_stride, reconstruction_channels, norm=norm, act=act
+                spatial_dims,
+                latent_channels,
+                self.latent_stride,
+                reconstruction_channels,
+                norm=norm,
+                act=act,
+                dropout=decoder_dropout,
             )
             self.heads["reconstruction"] = OutputProjection(
                 spatial_dims, reconstruction_channels, in_channels, dropout, heteroscedastic
             )
+
+    def _add_stage_dropout(self, rate: float) -> nn.ModuleList:
+        """Channel dropout on every backbone stage's output, inside the encoder's chain (``"all"`` placement).
+
+        A forward hook on each stage module (a ``ModuleList`` stage: its last module, e.g. the stem's norm, whose
+        following ReLU commutes with the dropout's non-negative scaling) replaces the stage output by its dropped
+        version, so the next stage and DIANet's attention, pyramid and skips all see it. Hooks leave the backbone's
+        code, state dict and pretrained weights untouched.
+        """
+        stages = self.backbone.stages
+        if stages is None:
+            raise ValueError(
+                f"dropout_placement='all' needs a backbone exposing its stages; '{self.backbone.name}' does not."
+            )
+        drops = nn.ModuleList(Dropout[Dropout.DROPOUT, self.spatial_dims](rate) for _ in stages)
+        for stage, drop in zip(stages, drops):
+            (stage[-1] if isinstance(stage, nn.ModuleList) else stage).register_forward_hook(_OutputDropout(drop))
+        return drops
+
+    @property
+    def deterministic_encode(self) -> bool:
+        """True when :meth:`encode` has no dropout, so MC samples may share one :meth:`encode` (``"head"`` and
+        ``"decoder"`` placements); False for ``"all"``."""
+        return self.stage_dropout is None
+
+    def _decoder_deferred(self, task: str) -> bool:
+        """Whether ``task``'s decoder holds dropout and so runs in :meth:`decode` rather than :meth:`encode`."""
+        return task in self.decoders and self.dropout_placement != DropoutPlacement.HEAD
+
+    def _head_input(self, task: str, latent: torch.Tensor, pooled: torch.Tensor, skips: list[torch.Tensor]):
+        if task == "classification":
+            return pooled
+        if task == "segmentation":
+            return self.decoders[task](latent, skips)
+        return self.decoders[task](latent)
 
     @staticmethod
     def _default_group_norm(widths: dict[str, list[int]]) -> tuple:
@@ -416,16 +496,14 @@ class DIANet(nn.Module):
         if self.diffuser is not None:
             h = self.diffuser(h)
         pooled = h.flatten(2).mean(dim=2)
-        head_features: dict[str, torch.Tensor] = {}
+        skips: list[torch.Tensor] = []
         if "segmentation" in self.decoders:
             skips = [f for f, s in zip(feats, self.backbone.strides) if s < self.latent_stride]
             if min(self.backbone.strides) > 1:
                 skips.insert(0, x)
-            head_features["segmentation"] = self.decoders["segmentation"](h, skips)
-        if "classification" in self.heads:
-            head_features["classification"] = pooled
-        if "reconstruction" in self.decoders:
-            head_features["reconstruction"] = self.decoders["reconstruction"](h)
+        head_features = {
+            t: self._head_input(t, h, pooled, skips) for t in self.tasks if not self._decoder_deferred(t)
+        }
         return DIANetFeatures(
             head_features=head_features,
             mu=mu,
@@ -438,6 +516,7 @@ class DIANet(nn.Module):
             fusion_attention=fusion_maps,
             fused=fused,
             tasks=self.tasks,
+            skips=skips if self._decoder_deferred("segmentation") else [],
         )
 
     def decode(self, features: DIANetFeatures) -> DIANetOutput:
@@ -458,6 +537,8 @@ class DIANet(nn.Module):
         equal up to float rounding), but each head computes its samples with
         :meth:`OutputProjection.forward_samples` (channel-dropout masks folded into the 1x1 projection weights), so
         the full-resolution features are never copied ``num_samples`` times. Used by ``MCDropoutInferer``.
+        With the ``"decoder"``/``"all"`` placements the decoders are stochastic and nothing can be folded: this is
+        ``decode(features.repeat(num_samples))``.
 
         Args:
             features: :meth:`encode`'s result (batch ``B``).
@@ -473,6 +554,8 @@ class DIANet(nn.Module):
         """
         if int(num_samples) < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
+        if self.dropout_placement != DropoutPlacement.HEAD:
+            return self._decode(features.repeat(int(num_samples)), None)
         return self._decode(features, int(num_samples))
 
     def _decode(self, features: DIANetFeatures, num_samples: int | None) -> DIANetOutput:
@@ -480,9 +563,13 @@ class DIANet(nn.Module):
         outputs: dict[str, torch.Tensor | None] = {t: None for t in DIANET_TASKS}
         logvars: dict[str, torch.Tensor] = {}
         for task in self.tasks:
-            if task not in features.head_features:
+            if task in features.head_features:
+                x = features.head_features[task]
+            elif self._decoder_deferred(task):
+                x = self._head_input(task, features.latent, features.pooled_latent, features.skips)
+            else:
                 raise KeyError(f"DIANetFeatures has no head features for task '{task}'.")
-            head, x = self.heads[task], features.head_features[task]
+            head = self.heads[task]
             y, logvar = head(x) if num_samples is None else head.forward_samples(x, num_samples)
             outputs[task] = y
             if logvar is not None:
@@ -515,7 +602,7 @@ class DIANet(nn.Module):
 
     @contextlib.contextmanager
     def mc_dropout(self, enabled: bool = True) -> Iterator[DIANet]:
-        """Context manager keeping the heads' dropout active even in ``eval()`` (MC dropout).
+        """Context manager keeping every dropout layer (at ``dropout_placement``) active even in ``eval()``.
 
         Only the dropout layers change mode (normalisation statistics stay frozen); their previous modes are
         restored on exit. With ``dropout=0`` the outputs stay deterministic.
@@ -526,7 +613,7 @@ class DIANet(nn.Module):
             with net.mc_dropout():
                 samples = [net(x) for _ in range(10)]
         """
-        drops = [head.dropout for head in self.heads.values()]
+        drops = [m for m in self.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
         previous = [d.training for d in drops]
         try:
             for d in drops:

@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from monai_dianet.inferers import MCDropoutInferer, dropout_modules, seeded_mc_dropout
 from monai_dianet.networks.nets import DIANet, DIANetFeatures, DIANetOutput
 
 TASKS = ("segmentation", "classification", "reconstruction")
@@ -289,3 +290,130 @@ def test_cuda_forward_backward():
     assert out.segmentation.is_cuda and out.segmentation.shape == (2, 3, 32, 32, 32)
     (out.segmentation.mean() + out.classification.mean() + out.reconstruction.mean()).backward()
     assert net.fusion.weights.grad is not None
+
+
+# dropout placement ----------------------------------------------------------------------------------------------------
+
+PLACEMENTS = ("head", "decoder", "all")
+
+
+def placement_net(placement: str, dims: int = 2, dropout: float = 0.5, **kwargs) -> DIANet:
+    return small_net(dims, 2, 3, tasks=TASKS, dropout=dropout, dropout_placement=placement, **kwargs).eval()
+
+
+def _owners(net: nn.Module) -> set[str]:
+    """Top-level owner of every dropout module ('heads', 'decoders', 'stage_dropout')."""
+    return {name.split(".")[0] for name, m in net.named_modules() if m in dropout_modules(net)}
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_which_layers_drop(placement):
+    net = placement_net(placement)
+    expected = {"head": {"heads"}, "decoder": {"heads", "decoders"}, "all": {"heads", "decoders", "stage_dropout"}}
+    assert _owners(net) == expected[placement]
+    assert net.deterministic_encode == (placement != "all")
+    # the segmentation decoder drops before each of its 2 levels, the reconstruction decoder before its 2 blocks
+    per_decoder = [len(dropout_modules(d)) for d in net.decoders.values()]
+    assert per_decoder == ([0, 0] if placement == "head" else [2, 2])
+    x = torch.randn(1, 2, 32, 32)
+    with torch.no_grad(), net.mc_dropout():
+        stages = [net.backbone(x), net.backbone(x)]
+        enc = [net.encode(x), net.encode(x)]
+    # backbone stage outputs vary only with "all"; every stage of its chain is dropped (whole channels zeroed)
+    for a, b in zip(*stages):
+        assert torch.equal(a, b) == (placement != "all")
+    if placement == "all":
+        assert all(bool((f.flatten(2).abs().amax(2) == 0).any()) for f in stages[0])
+    # encode is deterministic under mc_dropout except with "all"; the decoders run in encode only with "head"
+    same = torch.equal(enc[0].latent, enc[1].latent)
+    assert same == (placement != "all")
+    assert set(enc[0].head_features) == ({"classification"} if placement != "head" else set(TASKS))
+
+
+def test_all_placement_drops_inside_the_encoder_chain():
+    """The stage after a dropped stage receives the dropped map (not a clean copy)."""
+    net = placement_net("all")
+    seen = {}
+    handle = net.backbone.encoder.layer2.register_forward_pre_hook(lambda m, args: seen.update(x=args[0]))
+    with torch.no_grad(), net.mc_dropout():
+        feats = net.backbone(torch.randn(1, 2, 32, 32))
+    handle.remove()
+    assert torch.equal(seen["x"], feats[1])  # layer2's input is layer1's returned (dropped) output
+    assert bool((feats[1].flatten(2).abs().amax(2) == 0).any())
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_eval_is_deterministic_without_mc_dropout(placement):
+    net = placement_net(placement)
+    plain = small_net(2, 2, 3, tasks=TASKS, dropout=0.0, dropout_placement=placement).eval()
+    plain.load_state_dict(net.state_dict())  # dropout has no parameters: every placement shares the keys
+    x = torch.randn(2, 2, 32, 32)
+    with torch.no_grad():
+        a, b, ref = net(x, return_all=True), net(x, return_all=True), plain(x, return_all=True)
+        with net.mc_dropout():
+            c = net(x, return_all=True)
+        d = net(x, return_all=True)
+    for task in TASKS:
+        assert torch.equal(getattr(a, task), getattr(b, task))
+        assert torch.allclose(getattr(a, task), getattr(ref, task), atol=1e-6)  # eval dropout is the identity
+        assert not torch.allclose(getattr(a, task), getattr(c, task))
+        assert torch.equal(getattr(a, task), getattr(d, task))  # modes restored after the context
+    assert not any(m.training for m in net.modules())
+
+
+def test_decoder_placement_decode_samples_equals_repeated_decode():
+    net = placement_net("decoder", dims=3, heteroscedastic=True)
+    x = torch.randn(1, 2, 32, 32, 32)
+    with torch.no_grad():
+        feats = net.encode(x)
+        with net.mc_dropout():
+            torch.manual_seed(3)
+            ref = net.decode(feats.repeat(3))
+            torch.manual_seed(3)
+            fast = net.decode_samples(feats, 3)
+        again = net.decode(feats)
+    for task in TASKS:
+        assert torch.allclose(getattr(fast, task), getattr(ref, task), atol=1e-6)
+        assert torch.allclose(fast.aleatoric_logvar[task], ref.aleatoric_logvar[task], atol=1e-6)
+        assert torch.allclose(getattr(again, task), getattr(net(x, return_all=True), task), atol=1e-6)
+    assert not torch.allclose(fast.segmentation[0], fast.segmentation[1])
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_mc_inferer_equals_explicit_seeded_passes(placement):
+    """The inferer shares one encode only where the placement allows; its mean equals T explicit full passes."""
+    net = placement_net(placement, dropout=0.3)
+    x = torch.randn(1, 2, 32, 32)
+    calls = []
+    original = net.encode
+    net.encode = lambda *a, **k: calls.append(1) or original(*a, **k)
+    with torch.no_grad():
+        out = MCDropoutInferer(num_samples=4, seed=11, sample_batch_size=2)(x, net)
+        del net.encode
+        probs = []
+        for k in range(4):
+            with seeded_mc_dropout(net, [11 + k]):
+                probs.append(torch.softmax(net(x), 1))
+    assert len(calls) == (1 if placement != "all" else 2)  # encoded once, or once per batched chunk of samples
+    assert torch.allclose(out["mean"], torch.stack(probs).mean(0), atol=1e-5)
+    assert float(out["mutual_information"].max()) > 0
+
+
+class _StagelessEncoder(nn.Module):
+    out_channels, strides = (4, 8), (2, 4)
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(2, 4, 3, 2, 1), nn.Conv2d(4, 8, 3, 2, 1)
+
+    def forward(self, x):
+        f = self.a(x)
+        return [f, self.b(f)]
+
+
+def test_placement_errors():
+    with pytest.raises(ValueError, match="dropout_placement"):
+        placement_net("encoder")
+    with pytest.raises(ValueError, match="stages"):
+        placement_net("all", backbone=_StagelessEncoder(), backbone_width=None)
+    assert placement_net("decoder", backbone=_StagelessEncoder(), backbone_width=None).deterministic_encode

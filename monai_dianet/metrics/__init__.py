@@ -1,7 +1,14 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Metrics: predictive uncertainty and calibration."""
+"""Metrics: predictive uncertainty, case-level uncertainty scores and calibration."""
 
+from .case_scores import (
+    CASE_SCORES,
+    SegmentationCaseScore,
+    boundary_band,
+    predicted_foreground,
+    segmentation_case_scores,
+)
 from .classification import macro_f1, stack_output, top_label_ece
 from .calibration import TemperatureScaling, expected_calibration_error, reliability_diagram_data
 from .uncertainty import (

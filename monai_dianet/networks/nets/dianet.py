@@ -164,9 +164,11 @@ class DIANet(nn.Module):
       The spread reflects the last layer's dropout only.
     - ``"decoder"``: also before every level of the segmentation / reconstruction decoders (on ``h`` and each
       decoder level's output); the decoders run in :meth:`decode`, so the encoder, pyramid and latent run once
-      and the decoders T times. The classification head has no decoder: there it equals ``"head"``.
+      and the decoders T times: the decoder is most of a 3D pass, so T = 10 costs about 8-10x one pass. The
+      classification head has no decoder: there it equals ``"head"``.
     - ``"all"``: also after every backbone stage, inside the encoder chain (later stages see the dropped maps),
-      so nothing is deterministic: :attr:`deterministic_encode` is False and MC inference runs T full passes.
+      so nothing is deterministic: :attr:`deterministic_encode` is False and MC inference runs T full passes
+      (about T x one pass).
 
     The cost of each placement against one pass is measured by ``benchmarks/bench_mc_dropout.py`` (table in
     ``benchmarks/RESULTS.md``).

@@ -84,7 +84,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, T={args.samples}, DIANet defaults with dropout=0.1")
-    print(f"{'input':>22} {'1 pass [s]':>10} {'naive T/1':>9} " + " ".join(f"{p + ' T/1':>11}" for p in args.placements))
+    columns = " ".join(f"{p + ' T/1':>11}" for p in args.placements)
+    print(f"{'input':>22} {'1 pass [s]':>10} {'naive T/1':>9} {columns}")
     for sd, cin, cout, size in ((3, 4, 4, args.size3d), (2, 3, 2, args.size2d)):
         r = bench(sd, cin, cout, size, args.samples, args.repeats, args.placements)
         s = r["single"]

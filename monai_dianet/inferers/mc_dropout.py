@@ -29,6 +29,7 @@ import torch.nn as nn
 from monai.inferers import Inferer
 
 from monai_dianet.inferers.uncertainty_inferer import UncertaintyInferer
+from monai_dianet.utils import DropoutPlacement
 
 __all__ = [
     "MCDropoutInferer",
@@ -301,7 +302,7 @@ class MCDropoutInferer(UncertaintyInferer):
         )
         stacked = encode_path and hasattr(network, "decode_samples")
         # folded samples: only the 1x1 projections run per sample (DIANet's "head" placement)
-        fold = stacked and getattr(network, "dropout_placement", "head") == "head"
+        fold = stacked and getattr(network, "dropout_placement", DropoutPlacement.HEAD) == DropoutPlacement.HEAD
         b = x.shape[0]
         for v, axes in enumerate(self.flip_variants):
             dims = [a + 2 for a in axes]

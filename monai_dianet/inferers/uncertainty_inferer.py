@@ -134,7 +134,7 @@ class UncertaintyInferer(Inferer):
     def moments(
         self, x: torch.Tensor, network: Any, *args: Any, with_entropy: bool = True, **kwargs: Any
     ) -> dict[str, torch.Tensor]:
-        """The maps of :meth:`predictions` on ``x`` without an inner inferer (see :meth:`RunningUncertainty.moments`)."""
+        """The maps of :meth:`predictions` on ``x``, no inner inferer (see :meth:`RunningUncertainty.moments`)."""
         acc = RunningUncertainty(self.activation)
         for logits, logvar in self.predictions(x, network, *args, **kwargs):
             acc.add(logits, logvar)

@@ -233,6 +233,7 @@ def start_monailabel(ns: NetNamespace, python: Path, studies: str, bundle: Path,
     env = {
         "PATH": f"{python.parent}:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": str(folder),  # MONAI Label's caches and sessions under ~/.cache
+        "PYTHONPATH": str(ROOT),  # this checkout's monai_dianet, wherever the environment's editable install points
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
         "MONAI_LABEL_AUTO_UPDATE_SCORING": "false",
         "MONAI_LABEL_DICOMWEB_SEARCH_FILTER": '{"Modality": "MR"}',
@@ -241,7 +242,9 @@ def start_monailabel(ns: NetNamespace, python: Path, studies: str, bundle: Path,
         **(extra_env or {}),
     }
     log = folder / "monailabel.log"
-    cmd = [str(python.parent / "monailabel"), "start_server", "--app", str(ROOT / "apps" / "monailabel_dianet"),
+    # python -m monailabel.main, not the bin/monailabel wrapper: the wrapper splits arguments on spaces and puts the
+    # environment's parent folder first on PYTHONPATH
+    cmd = [str(python), "-m", "monailabel.main", "start_server", "--app", str(ROOT / "apps" / "monailabel_dianet"),
            "--studies", studies, "--host", "127.0.0.1", "--port", str(MONAILABEL_PORT),
            "--conf", "dianet_brats_bundle", str(bundle),
            "--conf", "dianet_brats_overrides", json.dumps(TINY_OVERRIDES, separators=(",", ":"))]

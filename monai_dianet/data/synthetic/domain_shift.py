@@ -29,16 +29,16 @@ from monai_dianet.transforms.domain_shift import RandDomainShift
 
 __all__ = ["DEFAULT_TARGET_SHIFT", "generate_lesion_slice", "make_domain_shift_task"]
 
-#: the default target "scanner": a fixed, darker intensity response (x 0.65) with twice the source noise.
-#: Chosen by measurement (benchmarks/RESULTS.md, domain adaptation): it moves the lesions (~0.8 -> ~0.55) to
-#: near the source decision threshold, so a source-only model loses 13-32 points of target accuracy, while the
-#: class cue (a lesion is brighter than the organ) is kept. Shifts that were tried and rejected: a per-image
-#: min/max gamma (it maps a lesion-free organ to the top of the range, i.e. inverts the class cue), and large
-#: offsets or per-image random parameters (the source-only model then calls every target case one class, and
-#: class-agnostic feature alignment has no signal for which target cluster is which: it flips between seeds).
+#: the default target "scanner": a fixed, darker intensity response (x 0.7) with the source's noise.
+#: Chosen on validation cases only, never on the test cases, by stage 1 of benchmarks/bench_domain_adaptation.py
+#: (benchmarks/RESULTS.md, domain adaptation): among fixed scanner responses (x 0.5 to x 1.3, noise 0.03 or 0.06)
+#: it is the one that hurts the source-only model most (target-validation accuracy 0.85 against 0.99 on the
+#: source, mean of 5 seeds) while that model still predicts both classes on the target (at least 20 % of the cases
+#: each, on every seed). Stronger shifts make the source-only model call almost every target case one class; then
+#: class-agnostic feature alignment has no signal for which target cluster is which, so the demo does not use them.
 DEFAULT_TARGET_SHIFT: dict[str, float | tuple[float, float]] = {
-    "scale": 0.65,
-    "noise_std": 0.06,
+    "scale": 0.7,
+    "noise_std": 0.03,
 }
 
 
@@ -104,6 +104,7 @@ def make_domain_shift_task(
     target_shift: Mapping[str, float | tuple[float, float]] | None = None,
     max_lesions: int = 3,
     task: str = "segmentation",
+    num_val: int = 0,
 ) -> dict[str, list[dict[str, torch.Tensor]]]:
     """Generate the source/target splits of the domain-shift demo (all in memory, deterministic in ``seed``).
 
@@ -122,10 +123,14 @@ def make_domain_shift_task(
             target scanner; default :data:`DEFAULT_TARGET_SHIFT`.
         max_lesions: maximum lesions per image.
         task: ``"segmentation"`` or ``"classification"``.
+        num_val: labelled validation cases per domain (``"source_val"``, ``"target_val"``; 0: none), for every
+            choice made about the demo (e.g. the target shift), so that the test cases stay untouched. They are
+            drawn after the other splits, which are therefore the same with or without them.
 
     Returns:
         ``{"source_train": [{"image", "label"}], "target_train": [{"image"}], "source_test": [{"image",
-        "label"}], "target_test": [{"image", "label"}]}``; images are ``(1, size, size)`` float tensors.
+        "label"}], "target_test": [{"image", "label"}]}``, plus ``"source_val"`` and ``"target_val"`` (labelled)
+        when ``num_val > 0``; images are ``(1, size, size)`` float tensors.
 
     Raises:
         ValueError: for a non-positive split size, an unknown shift parameter or an unknown task.
@@ -138,6 +143,8 @@ def make_domain_shift_task(
     for name, n in (("num_source", num_source), ("num_target", num_target), ("num_test", num_test)):
         if n < 1:
             raise ValueError(f"{name} must be >= 1, got {n}.")
+    if num_val < 0:
+        raise ValueError(f"num_val must be >= 0, got {num_val}.")
     if task not in ("segmentation", "classification"):
         raise ValueError(f"task must be 'segmentation' or 'classification', got {task!r}.")
     shift_kwargs = dict(DEFAULT_TARGET_SHIFT if target_shift is None else target_shift)
@@ -167,9 +174,13 @@ def make_domain_shift_task(
             out.append(item)
         return out
 
-    return {
+    splits = {
         "source_train": cases(num_source, shifted=False, labelled=True),
         "target_train": cases(num_target, shifted=True, labelled=False),
         "source_test": cases(num_test, shifted=False, labelled=True),
         "target_test": cases(num_test, shifted=True, labelled=True),
     }
+    if num_val:
+        splits["source_val"] = cases(num_val, shifted=False, labelled=True)
+        splits["target_val"] = cases(num_val, shifted=True, labelled=True)
+    return splits

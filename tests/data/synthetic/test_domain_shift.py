@@ -30,8 +30,8 @@ def test_task_splits_are_deterministic_and_shifted(task):
     src = torch.stack([d["image"] for d in a["source_test"]])
     tgt = torch.stack([d["image"] for d in a["target_test"]])
     assert src.shape == tgt.shape == (6, 1, 32, 32)
-    # the default target scanner is darker (x 0.65; plus noise)
-    assert float(tgt.mean() / src.mean()) == pytest.approx(0.65, abs=0.03)
+    # the default target scanner is darker (x 0.7; plus noise)
+    assert float(tgt.mean() / src.mean()) == pytest.approx(0.7, abs=0.03)
     if task == "classification":
         labels = [int(d["label"]) for d in a["target_test"]]
         assert labels == [0, 1, 0, 1, 0, 1]
@@ -40,8 +40,22 @@ def test_task_splits_are_deterministic_and_shifted(task):
         assert a["source_test"][0]["label"].shape == (1, 32, 32)
 
 
+def test_validation_splits_leave_the_other_splits_unchanged():
+    plain = make_domain_shift_task(4, 4, 6, size=32, seed=3, task="classification")
+    with_val = make_domain_shift_task(4, 4, 6, size=32, seed=3, task="classification", num_val=5)
+    assert set(with_val) == set(plain) | {"source_val", "target_val"}
+    assert len(with_val["source_val"]) == len(with_val["target_val"]) == 5
+    assert "label" in with_val["target_val"][0]  # labelled: choices about the demo are made on these
+    for key in plain:
+        for x, y in zip(plain[key], with_val[key]):
+            torch.testing.assert_close(x["image"], y["image"])
+    test_images = {d["image"].numpy().tobytes() for d in with_val["target_test"]}
+    assert not test_images & {d["image"].numpy().tobytes() for d in with_val["target_val"]}
+
+
 @pytest.mark.parametrize(
-    "kwargs", [{"num_source": 0}, {"task": "detection"}, {"target_shift": {"hue": 1.0}}, {"size": 8}]
+    "kwargs",
+    [{"num_source": 0}, {"task": "detection"}, {"target_shift": {"hue": 1.0}}, {"size": 8}, {"num_val": -1}],
 )
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):

@@ -106,10 +106,11 @@ def memory_child(args: argparse.Namespace) -> None:
         bundle_root=tempfile.gettempdir(),
     )
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    router = parser.get_parsed_content("router_def")
+    router = parser.get_parsed_content("router")
+    network = parser.get_parsed_content("network").eval()
     x = torch.randn(1, 4, 240, 240, 155)
     t0 = time.perf_counter()
-    pred, record = router.route(x)
+    pred = router(x, network)
     elapsed = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(
@@ -119,8 +120,8 @@ def memory_child(args: argparse.Namespace) -> None:
                 "peak_rss_gb": peak / 1024**2,
                 "rss_before_inference_gb": base / 1024**2,
                 "seconds": elapsed,
-                "decision": record["decision"],
-                "timings_ms": record["timings_ms"],
+                "decision": pred["decision"][0],
+                "timings_ms": {k: float(pred[f"{k}_ms"][0]) for k in ("fast", "refine", "total")},
                 "roi": list(args.mem_roi),
                 "mc_samples": args.mc_samples,
                 "output_shape": list(pred["mean"].shape),

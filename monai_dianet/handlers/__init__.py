@@ -3,3 +3,5 @@
 """Ignite/MONAI event handlers of monai-dianet."""
 
 from .loss_parts import LOSS_PARTS_PREFIX, LossPartsHandler, from_loss_parts, loss_part_key
+from .metrics_report import MetricsReportHandler
+from .routing import RouterFitHandler, RouterLoader, load_router_file, save_router_file

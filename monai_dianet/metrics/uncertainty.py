@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import torch
 
+from monai_dianet.utils import Activation
+
 __all__ = [
-    "ACTIVATIONS",
     "check_activation",
     "predictive_entropy",
     "expected_entropy",
@@ -42,8 +43,6 @@ __all__ = [
     "case_uncertainty",
 ]
 
-ACTIVATIONS = ("softmax", "sigmoid")
-
 
 def check_activation(activation: str) -> str:
     """Validate an activation name and return it lower-cased.
@@ -52,8 +51,8 @@ def check_activation(activation: str) -> str:
         ValueError: when ``activation`` is not "softmax" or "sigmoid".
     """
     act = str(activation).lower()
-    if act not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}.")
+    if act not in tuple(Activation):
+        raise ValueError(f"activation must be one of {tuple(a.value for a in Activation)}, got {activation!r}.")
     return act
 
 

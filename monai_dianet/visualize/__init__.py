@@ -9,6 +9,7 @@ from .plots import (
     save_learning_curves,
     save_reliability_diagram,
     save_risk_coverage_curve,
+    save_router_risk_coverage,
     save_uncertainty_overlay,
     select_slice,
     to_display_2d,

@@ -28,6 +28,7 @@ __all__ = [
     "save_uncertainty_overlay",
     "save_reliability_diagram",
     "save_risk_coverage_curve",
+    "save_router_risk_coverage",
     "save_learning_curves",
 ]
 
@@ -326,6 +327,33 @@ def save_risk_coverage_curve(
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return _save(fig, path, dpi)
+
+
+def save_router_risk_coverage(path: str | os.PathLike, report: Mapping[str, Any], dpi: int = 100) -> str:
+    """The risk-coverage curves of a router fit (fast pass and refined path) with the accept operating point and
+    the target error.
+
+    Args:
+        path: PNG file to write.
+        report: the report of :func:`monai_dianet.inferers.fit_router_thresholds`.
+
+    Returns:
+        the written path.
+    """
+    points = {}
+    out = report["outcome"]
+    if out["accept"] and out["error_accepted"] is not None:
+        points["accept threshold"] = (out["accept"] / report["n"], out["error_accepted"])
+    return save_risk_coverage_curve(
+        path,
+        {"fast pass": (report["fast"]["coverage"], report["fast"]["risk"]),
+         "refined": (report["refined"]["coverage"], report["refined"]["risk"])},
+        aurc={"fast pass": report["fast"]["aurc"], "refined": report["refined"]["aurc"]},
+        operating_points=points,
+        target_risk=report["target_error"],
+        title=f"risk-coverage ({report['score']})",
+        dpi=dpi,
+    )
 
 
 def save_learning_curves(

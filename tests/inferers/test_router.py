@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 from matplotlib.image import imread
 
-from monai_dianet.inferers import ACWIRouter, MCDropoutInferer, risk_coverage_curve
+from monai_dianet.inferers import ACWIRouter, MCDropoutInferer, case_correct, fit_router_thresholds, risk_coverage_curve
+from monai_dianet.visualize import save_router_risk_coverage
 
 
 def _cases(n, hard_frac, seed, size=16):
@@ -59,77 +60,79 @@ def test_risk_coverage_curve_known_values():
         risk_coverage_curve([], [])
 
 
+def _fit(router, net, xs, ys, target_error, review_budget):
+    """Thresholds from validation cases run through both paths (what RouterFitHandler does in a workflow)."""
+    both = ACWIRouter(router.fast_inferer, router.refine_inferer, router.activation, router.score,
+                      {"accept": None, "review": None}, router.score_reduction)
+    out = both(xs, net)
+    fast_ok = [case_correct(out["fast_mean"][i], ys[i], router.activation) for i in range(len(xs))]
+    refined_ok = [case_correct(out["mean"][i], ys[i], router.activation) for i in range(len(xs))]
+    return fit_router_thresholds(out["fast_score"], out["refined_score"], fast_ok, refined_ok, target_error,
+                                 review_budget, router.score_name)
+
+
 @pytest.mark.slow
 def test_router_sends_hard_cases_to_refine_and_review(trained, tmp_path):
     val_x, val_y, _ = _cases(160, 0.3, seed=2)
     test_x, test_y, test_hard = _cases(160, 0.3, seed=3)
     refine = MCDropoutInferer(num_samples=8, tta_flips=[0], seed=0)
-    router = ACWIRouter(trained, refine_inferer=refine, score="entropy", spatial_dims=2)
-    report = router.fit(val_x, val_y, target_error=0.02, review_budget=0.1, curve_path=tmp_path / "rc.png")
+    router = ACWIRouter(refine_inferer=refine, score="entropy")
+    report = _fit(router, trained, val_x, val_y, target_error=0.02, review_budget=0.1)
     assert report["thresholds"]["accept"] is not None
     assert report["outcome"]["error_accepted"] <= 0.02
     assert report["outcome"]["review"] <= 0.1 * 160 and report["outcome"]["refine"] > 0
-    assert imread(report["curve_path"]).ndim == 3
+    assert imread(save_router_risk_coverage(tmp_path / "rc.png", report)).ndim == 3
     json.dumps(report)
 
-    decisions, correct_fast = [], []
-    for i in range(len(test_x)):
-        pred, record = router.route(test_x[i])
-        json.dumps(record)
-        assert set(record) >= {"decision", "scores", "thresholds", "timings_ms", "prediction"}
-        decisions.append(record["decision"])
-        with torch.no_grad():
-            correct_fast.append(int(trained(test_x[i : i + 1]).argmax(1)) == int(test_y[i]))
-        assert record["prediction"]["label"] == int(pred["mean"].argmax())
-    decisions = np.array(decisions)
-    correct_fast = np.array(correct_fast)
+    router.set_thresholds(report["thresholds"])
+    out = router(test_x, trained)
+    assert out["mean"].shape == (160, 2) and out["score"].shape == (160,) and len(out["decision"]) == 160
+    decisions = np.array(out["decision"])
+    with torch.no_grad():
+        correct_fast = (trained(test_x).argmax(1) == test_y).numpy()
+    torch.testing.assert_close(out["fast_mean"], torch.softmax(trained(test_x), 1).detach())
+    accepted = decisions == "accept"
+    assert torch.isnan(out["refined_score"][torch.as_tensor(accepted)]).all()
+    torch.testing.assert_close(out["score"][torch.as_tensor(~accepted)], out["refined_score"][torch.as_tensor(~accepted)])
     hard = test_hard.numpy()
     escalated = decisions != "accept"
     assert escalated[hard].mean() > escalated[~hard].mean() + 0.2
-    accepted = decisions == "accept"
     assert accepted.any()
     assert correct_fast[accepted].mean() > correct_fast.mean()
     assert (decisions == "review")[hard].mean() >= (decisions == "review")[~hard].mean()
-
-    path = router.save(tmp_path / "router.json")
-    other = ACWIRouter(trained, refine_inferer=refine, spatial_dims=2).load(path)
-    assert other.thresholds == router.thresholds
-    _, rec2 = other.route(test_x[0])
-    assert rec2["decision"] == decisions[0]
+    one = ACWIRouter(refine_inferer=refine, thresholds=report["thresholds"])(test_x[:1], trained)  # batch-independent
+    assert one["decision"] == [decisions[0]]
 
 
-def test_thresholds_drive_decisions_and_errors(trained, tmp_path):
+def test_thresholds_drive_decisions_and_errors(trained):
     x = torch.randn(1, 1, 16, 16)
-    router = ACWIRouter(trained, refine_inferer=MCDropoutInferer(num_samples=3, seed=0))
-    with pytest.raises(RuntimeError):
-        router.route(x)
+    router = ACWIRouter(refine_inferer=MCDropoutInferer(num_samples=3, seed=0))
+    with pytest.raises(RuntimeError, match="no thresholds"):
+        router(x, trained)
     router.set_thresholds({"accept": float("inf"), "review": None})
-    assert router.route(x)[1]["decision"] == "accept"
+    assert router(x, trained)["decision"] == ["accept"]
     router.set_thresholds({"accept": None, "review": None})
-    _, rec = router.route(x)
-    assert rec["decision"] == "refine" and rec["scores"]["refined"] is not None
+    out = router(x, trained)
+    assert out["decision"] == ["refine"] and not torch.isnan(out["refined_score"]).any()
     router.set_thresholds({"accept": -1.0, "review": -1.0})
-    assert router.route(x)[1]["decision"] == "review"
+    assert router(x, trained)["decision"] == ["review"]
     with pytest.raises(ValueError):
-        ACWIRouter(trained, score="mutual_information")  # deterministic fast path has no epistemic part
+        ACWIRouter(score="mutual_information")  # deterministic fast path has no epistemic part
     with pytest.raises(ValueError):
-        ACWIRouter(trained, score="bogus")
-    with pytest.raises(ValueError):
-        router.fit(x, None, None)
+        ACWIRouter(score="bogus")
     with pytest.raises(KeyError):
         router.set_thresholds({"accept": 0.1})
-    with pytest.raises(ValueError):  # wrong number of dims for a 2D router
-        ACWIRouter(trained, spatial_dims=2, thresholds={"accept": 1.0, "review": 1.0}).route(torch.randn(16, 16))
-    router.save(tmp_path / "r.json")
-    with pytest.raises(ValueError):
-        ACWIRouter(trained, activation="sigmoid").load(tmp_path / "r.json")
-    with pytest.raises(FileNotFoundError):
-        router.load(tmp_path / "none.json")
-    # MI score with a stochastic fast path, fitted from given correctness
-    mi = ACWIRouter(trained, fast_inferer=MCDropoutInferer(num_samples=4, seed=1), score="mutual_information",
-                    refine_inferer=MCDropoutInferer(num_samples=6, seed=2))
-    xs, ys, _ = _cases(12, 0.5, seed=4)
-    rep = mi.fit(xs, correct=[True] * 10 + [False] * 2, target_error=0.2, review_budget=None)
+    with pytest.raises(ValueError, match="same length|non-empty"):
+        fit_router_thresholds([0.1], [0.2, 0.3], [True], [True])
+    with pytest.raises(ValueError, match="target_error"):
+        fit_router_thresholds([0.1], [0.2], [True], [True], target_error=2.0)
+    # MI score with a stochastic fast path, fitted from given correctness and no review budget
+    mi = ACWIRouter(fast_inferer=MCDropoutInferer(num_samples=4, seed=1), score="mutual_information",
+                    refine_inferer=MCDropoutInferer(num_samples=6, seed=2), thresholds={"accept": None, "review": None})
+    xs, _, _ = _cases(12, 0.5, seed=4)
+    out = mi(xs, trained)
+    ok = [True] * 10 + [False] * 2
+    rep = fit_router_thresholds(out["fast_score"], out["refined_score"], ok, ok, 0.2, None, mi.score_name)
     assert rep["thresholds"]["accept"] is not None and rep["outcome"]["error_automated"] <= 0.2 + 1e-9
 
 
@@ -137,17 +140,19 @@ def test_segmentation_routing_on_real_dianet():
     from monai_dianet.networks.nets import DIANet
 
     torch.manual_seed(0)
-    net = DIANet(2, 1, 2, dropout=0.2, fusion_channels=8, latent_channels=8, codebook_size=4, decoder_channels=8)
+    net = DIANet(2, 1, 2, dropout=0.2, fusion_channels=8, latent_channels=8, codebook_size=4, decoder_channels=8).eval()
     refine = MCDropoutInferer(num_samples=3, seed=0)
-    router = ACWIRouter(net, refine_inferer=refine, thresholds={"accept": None, "review": 10.0})
-    x = torch.randn(1, 1, 32, 32)
-    pred, rec = router.route(x)
-    json.dumps(rec)
-    assert rec["decision"] == "refine" and rec["prediction"]["task"] == "segmentation"
-    assert sum(rec["prediction"]["voxels_per_class"]) == 32 * 32
+    router = ACWIRouter(refine_inferer=refine, thresholds={"accept": None, "review": 10.0})
+    x = torch.randn(2, 1, 32, 32)
+    out = router(x, net)
+    assert out["decision"] == ["refine", "refine"] and out["mean"].shape == (2, 2, 32, 32)
+    assert out["entropy"].shape[0] == 2 and out["fast_ms"].shape == (2,)
     # correctness by case Dice
-    label = pred["mean"][0].argmax(0)
-    assert router.is_correct(pred, label)
-    assert not router.is_correct(pred, 1 - label)
-    rep = router.fit([x[0], x[0]], [label, 1 - label], target_error=0.0, review_budget=0.5)
+    label = out["mean"][0].argmax(0)
+    assert case_correct(out["mean"][0], label)
+    assert not case_correct(out["mean"][0], 1 - label)
+    rep = fit_router_thresholds(out["fast_score"][:1].repeat(2), out["refined_score"][:1].repeat(2),
+                                [case_correct(out["fast_mean"][0], lab) for lab in (label, 1 - label)],
+                                [case_correct(out["mean"][0], lab) for lab in (label, 1 - label)],
+                                target_error=0.0, review_budget=0.5)
     assert rep["outcome"]["error_all_fast"] == pytest.approx(0.5)

@@ -25,7 +25,6 @@ from .transforms import (
     BraTSRegionsToLabelsd,
     ConvertToMultiChannelBasedOnBrats2023Classes,
     ConvertToMultiChannelBasedOnBrats2023Classesd,
-    RouteCased,
     ValidateBraTSCase,
     ValidateBraTSCased,
     filename_of,

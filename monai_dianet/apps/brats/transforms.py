@@ -31,13 +31,11 @@ from __future__ import annotations
 import os
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.config.type_definitions import NdarrayOrTensor
-from monai.data import MetaTensor
 from monai.transforms import ConvertToMultiChannelBasedOnBratsClasses, MapTransform, Transform
 from monai.utils import TransformBackends
 
@@ -52,7 +50,6 @@ __all__ = [
     "BraTSLabelsToRegionsd",
     "BraTSRegionsToLabels",
     "BraTSRegionsToLabelsd",
-    "RouteCased",
 ]
 
 
@@ -342,67 +339,4 @@ class BraTSRegionsToLabelsd(MapTransform):
         layout = str(d.get(self.layout_key, self.converter.layout))
         for key in self.key_iterator(d):
             d[key] = self.converter(d[key], layout=layout)
-        return d
-
-
-class RouteCased(MapTransform):
-    """Route one preprocessed case through an :class:`~monai_dianet.inferers.ACWIRouter` and keep what it decided.
-
-    The router runs the fast path (e.g. one sliding-window pass) and, unless the fast case-level uncertainty is
-    within its accept threshold, the slow path (sliding-window MC dropout, :class:`~monai_dianet.inferers.MCDropoutInferer`),
-    flagging still-uncertain cases for review. This transform stores, per case, the probabilities of the path taken
-    ``(C, *spatial)``, its per-voxel uncertainty map ``(1, *spatial)``, the case-level score and the router's record
-    (decision, scores, thresholds, timings), ready for :class:`monai.transforms.Invertd` and
-    :class:`SaveBraTSPredictiond`.
-
-    Args:
-        keys: key of the preprocessed image ``(C_in, *spatial)`` (one case, no batch dim).
-        router: the router (with thresholds set, fitted or loaded).
-        device: device to run on (default: the image's).
-        pred_key: output key of the probabilities.
-        uncertainty_key: output key of the uncertainty map.
-        uncertainty_map: which map of the router's prediction to store (``"entropy"``, ``"mutual_information"``,
-            ``"variance"``; multi-channel maps are kept as they are).
-        score_key: output key of the case-level uncertainty (the refined score when the slow path ran, else the
-            fast one).
-        record_key: output key of the routing record.
-    """
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        router: Any,
-        device: str | torch.device | None = None,
-        pred_key: str = "pred",
-        uncertainty_key: str = "uncertainty",
-        uncertainty_map: str = "entropy",
-        score_key: str = "case_uncertainty",
-        record_key: str = "route",
-    ) -> None:
-        super().__init__(keys, allow_missing_keys=False)
-        self.router = router
-        self.device = device
-        self.pred_key = pred_key
-        self.uncertainty_key = uncertainty_key
-        self.uncertainty_map = uncertainty_map
-        self.score_key = score_key
-        self.record_key = record_key
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            image = d[key]
-            x = image.as_tensor() if isinstance(image, MetaTensor) else torch.as_tensor(image)
-            x = x[None].to(self.device if self.device is not None else x.device)
-            pred, record = self.router.route(x)
-            if self.uncertainty_map not in pred:
-                raise KeyError(f"the router's prediction has no {self.uncertainty_map!r} map; keys: {sorted(pred)}.")
-            outputs = {self.pred_key: pred["mean"][0], self.uncertainty_key: pred[self.uncertainty_map][0]}
-            for out_key, value in outputs.items():
-                value = value.detach().cpu()
-                # MetaTensors with the image's meta data: on the image's grid, and Invertd can undo its transforms
-                d[out_key] = MetaTensor(value, meta=dict(image.meta)) if isinstance(image, MetaTensor) else value
-            scores = record["scores"]
-            d[self.score_key] = scores["refined"] if scores.get("refined") is not None else scores["fast"]
-            d[self.record_key] = record
         return d

@@ -36,11 +36,10 @@ from .preprocessing import (
     build_training_data,
     evaluation_dataset,
     load_preprocessing,
-    load_weights,
     prepare_tcga_cohort,
     require_checkpoint,
 )
-from .report import clinical_variable, figure6, write_onconet_report
+from .report import OncoNetReportSaver, clinical_variable, figure6
 from .transforms import (
     EncodeClinical,
     EncodeClinicald,

@@ -35,7 +35,6 @@ __all__ = [
     "load_preprocessing",
     "evaluation_dataset",
     "require_checkpoint",
-    "load_weights",
 ]
 
 #: file name of the fitted preprocessing that training saves beside the weights
@@ -144,12 +143,3 @@ def require_checkpoint(ckpt_dir: str, name: str = "model.pt") -> str:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run configs/train.json first.")
     return str(path)
-
-
-def load_weights(network: torch.nn.Module, ckpt_dir: str, device: str | torch.device = "cpu", name: str = "model.pt"):
-    """Load ``ckpt_dir/name`` (a state dict, or ``{"model": state_dict}``) into ``network``; returns the network."""
-    state = torch.load(require_checkpoint(ckpt_dir, name), map_location=device, weights_only=True)
-    if "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    network.load_state_dict(state)
-    return network

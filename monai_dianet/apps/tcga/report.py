@@ -9,20 +9,24 @@ import csv
 import json
 import math
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from monai.data import DataLoader
-from tqdm import tqdm
+from monai.utils import IgniteInfo, min_version, optional_import
 
-from monai_dianet.engines.prepare_batch import ONCONET_INPUT_KEYS
 from monai_dianet.utils import MODALITIES
 
-__all__ = ["clinical_variable", "figure6", "write_onconet_report"]
+if TYPE_CHECKING:
+    from ignite.engine import Engine, Events
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
+    Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+
+__all__ = ["clinical_variable", "figure6", "OncoNetReportSaver"]
 
 
 def clinical_variable(feature: str) -> str:
@@ -84,107 +88,119 @@ def figure6(record: dict[str, Any], image: np.ndarray | None, region: np.ndarray
     fig.savefig(path, dpi=80)
 
 
-@torch.no_grad()
-def write_onconet_report(
-    network: torch.nn.Module,
-    dataset: Any,
-    output_dir: str,
-    classes: Sequence[Any],
-    gene_names: Sequence[str],
-    clinical_names: Sequence[str],
-    device: str | torch.device = "cpu",
-    mc_samples: int = 20,
-    top_k: int = 5,
-    batch_size: int = 8,
-    num_workers: int = 0,
-    max_figures: int = -1,
-) -> dict[str, str]:
-    """Predict every case of ``dataset`` and write ``predictions.json``, ``predictions.csv`` and ``figures/*.png``.
+class OncoNetReportSaver:
+    """Per-patient OncoNet report of an inference run: ``predictions.json``, ``predictions.csv`` and
+    ``figures/<case_id>.png`` (the Figure-6-style summary of :func:`figure6`) in ``output_dir``.
 
-    Uncertainty: ``mc_samples`` MC-dropout passes (OncoStrat eq 25); ``uncertainty`` is the standard deviation of
-    the predicted class probability, with the predictive entropy and the mutual information (epistemic part).
-    Modality weights, gene attention and clinical gradient x input attributions come from one deterministic pass.
+    Attach it to a ``SupervisedEvaluator`` whose inferer is :class:`~monai_dianet.inferers.OncoNetInferer`: after
+    each iteration it reads every decollated case (its ``"pred"`` dictionary and the batch's ``case_id``,
+    ``label`` and ``image``), builds the record and draws the figure; when the run completes it writes the JSON
+    and CSV files. ``uncertainty`` is the MC standard deviation of the predicted class probability, with the
+    predictive entropy and the mutual information (epistemic part); modality weights, gene attention and clinical
+    gradient x input attributions come from the deterministic pass.
 
     Args:
-        network: a trained OncoNet.
-        dataset: TCGAMultimodalDataset items.
         output_dir: output folder (created).
-        classes: class names, index order.
+        classes: class names, index order (empty: class indices).
         gene_names: names of the model's genes, node order.
         clinical_names: encoded clinical feature names (grouped per variable in the report).
-        device: device.
-        mc_samples: MC-dropout samples (>= 2).
         top_k: genes / clinical variables listed per patient.
-        batch_size, num_workers: data loading.
         max_figures: figures written (-1: all).
+        pred_key: key of the inferer's output in the engine output.
 
-    Returns:
-        dict with the ``json``, ``csv`` and ``figures`` paths.
+    Raises (when the run completes):
+        RuntimeError: the network produced NaN probabilities.
     """
-    if mc_samples < 2:
-        raise ValueError(f"mc_samples must be >= 2, got {mc_samples}.")
-    os.makedirs(os.path.join(output_dir, "figures"), exist_ok=True)
-    names = [str(c) for c in classes] or [str(i) for i in range(network.num_classes)]
-    network.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    records: list[dict[str, Any]] = []
-    for batch in tqdm(loader, desc="OncoNet inference"):
-        inputs = {k: batch[k].to(device) for k in ONCONET_INPUT_KEYS if k in batch}
-        out = network(inputs, return_all=True, attribute=True)
-        with network.mc_dropout():
-            probs = torch.stack([torch.softmax(network(inputs), dim=1) for _ in range(mc_samples)])  # (T, B, K)
-        mean, std = probs.mean(0), probs.std(0)
-        entropy = -(mean * mean.clamp_min(1e-12).log()).sum(1)
-        mutual_info = entropy - (-(probs * probs.clamp_min(1e-12).log()).sum(2)).mean(0)
-        for b, case_id in enumerate(batch["case_id"]):
-            pred = int(mean[b].argmax())
-            present = out.modality_mask[b].tolist()
-            genes = out.gene_attributions[b].cpu().numpy() if out.gene_attributions is not None and present[1] else None
-            clin = None
-            if out.clinical_attributions is not None and present[2]:
-                clin = out.clinical_attributions[b].cpu().numpy()
-            record = {
-                "case_id": str(case_id),
-                "label": names[int(batch["label"][b])] if "label" in batch else None,
-                "predicted_class": names[pred],
-                "confidence": float(mean[b, pred]),
-                "probabilities": {n: float(p) for n, p in zip(names, mean[b])},
-                "probability_std": {n: float(s) for n, s in zip(names, std[b])},
-                "uncertainty": float(std[b, pred]),
-                "predictive_entropy": float(entropy[b]),
-                "mutual_information": float(mutual_info[b].clamp_min(0)),
-                "modality_weights": {m: float(a) for m, a in zip(MODALITIES, out.alpha[b])},
-                "fusion_weights": {m: float(w) for m, w in zip(MODALITIES, out.fusion_weights[b])},
-                "modalities_present": [m for m, p in zip(MODALITIES, present) if p],
-                "top_genes": _top(dict(zip(gene_names, genes.tolist())), top_k) if genes is not None else [],
-                "top_clinical": _top(_group_clinical(clin, clinical_names), top_k) if clin is not None else [],
-            }
-            records.append(record)
-            if max_figures < 0 or len(records) <= max_figures:
-                image = batch["image"][b].cpu().numpy() if present[0] else None
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        classes: Sequence[Any],
+        gene_names: Sequence[str],
+        clinical_names: Sequence[str],
+        top_k: int = 5,
+        max_figures: int = -1,
+        pred_key: str = "pred",
+    ) -> None:
+        self.output_dir = os.fspath(output_dir)
+        self.classes = [str(c) for c in classes]
+        self.gene_names = list(gene_names)
+        self.clinical_names = list(clinical_names)
+        self.top_k = top_k
+        self.max_figures = max_figures
+        self.pred_key = pred_key
+        self.records: list[dict[str, Any]] = []
+        self.names: list[str] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self._start)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
+        engine.add_event_handler(Events.COMPLETED, self._write)
+
+    def _start(self, engine: Engine) -> None:
+        os.makedirs(os.path.join(self.output_dir, "figures"), exist_ok=True)
+        self.names = self.classes or [str(i) for i in range(engine.network.num_classes)]
+        self.records = []
+
+    def _record(self, item: Mapping[str, Any], out: Mapping[str, Any]) -> dict[str, Any]:
+        names = self.names
+        mean, std = out["mean"], out["std"]
+        pred = int(mean.argmax())
+        present = torch.as_tensor(out["modality_mask"]).tolist()
+        genes = out["gene_attributions"].cpu().numpy() if "gene_attributions" in out and present[1] else None
+        clin = out["clinical_attributions"].cpu().numpy() if "clinical_attributions" in out and present[2] else None
+        return {
+            "case_id": str(item["case_id"]),
+            "label": names[int(item["label"])] if "label" in item else None,
+            "predicted_class": names[pred],
+            "confidence": float(mean[pred]),
+            "probabilities": {n: float(p) for n, p in zip(names, mean)},
+            "probability_std": {n: float(s) for n, s in zip(names, std)},
+            "uncertainty": float(std[pred]),
+            "predictive_entropy": float(out["entropy"]),
+            "mutual_information": float(out["mutual_information"]),
+            "modality_weights": {m: float(a) for m, a in zip(MODALITIES, out["alpha"])},
+            "fusion_weights": {m: float(w) for m, w in zip(MODALITIES, out["fusion_weights"])},
+            "modalities_present": [m for m, p in zip(MODALITIES, present) if p],
+            "top_genes": _top(dict(zip(self.gene_names, genes.tolist())), self.top_k) if genes is not None else [],
+            "top_clinical": (
+                _top(_group_clinical(clin, self.clinical_names), self.top_k) if clin is not None else []
+            ),
+        }
+
+    def _collect(self, engine: Engine) -> None:
+        batch, output = engine.state.batch, engine.state.output
+        for item, out in zip(batch, output):
+            record = self._record(item, out[self.pred_key])
+            self.records.append(record)
+            if self.max_figures < 0 or len(self.records) <= self.max_figures:
+                present = record["modalities_present"]
+                image = item["image"].cpu().numpy() if "image" in present else None
                 region = None
-                if image is not None and out.image_attributions is not None:
-                    region = out.image_attributions[b, 0].cpu().numpy()
-                figure6(record, image, region, os.path.join(output_dir, "figures", f"{record['case_id']}.png"))
-    json_path = os.path.join(output_dir, "predictions.json")
-    with open(json_path, "w") as f:
-        json.dump(records, f, indent=2)
-    csv_path = os.path.join(output_dir, "predictions.csv")
-    header = ["case_id", "label", "predicted_class", "confidence"] + [f"prob_{n}" for n in names] + [
-        "uncertainty", "predictive_entropy", "mutual_information"
-    ] + [f"alpha_{m}" for m in MODALITIES] + [f"fusion_weight_{m}" for m in MODALITIES] + ["top_genes", "top_clinical"]
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for r in records:
-            writer.writerow(
-                [r["case_id"], r["label"], r["predicted_class"], f"{r['confidence']:.6f}"]
-                + [f"{r['probabilities'][n]:.6f}" for n in names]
-                + [f"{r['uncertainty']:.6f}", f"{r['predictive_entropy']:.6f}", f"{r['mutual_information']:.6f}"]
-                + [f"{r['modality_weights'][m]:.6f}" for m in MODALITIES]
-                + [f"{r['fusion_weights'][m]:.6f}" for m in MODALITIES]
-                + [";".join(g["name"] for g in r["top_genes"]), ";".join(c["name"] for c in r["top_clinical"])]
-            )
-    if any(math.isnan(r["confidence"]) for r in records):
-        raise RuntimeError("OncoNet produced NaN probabilities; check the checkpoint and the inputs.")
-    return {"json": json_path, "csv": csv_path, "figures": os.path.join(output_dir, "figures")}
+                if image is not None and "image_attributions" in out[self.pred_key]:
+                    region = out[self.pred_key]["image_attributions"][0].cpu().numpy()
+                figure6(record, image, region, os.path.join(self.output_dir, "figures", f"{record['case_id']}.png"))
+
+    def _write(self, engine: Engine) -> None:
+        names, records = self.names, self.records
+        with open(os.path.join(self.output_dir, "predictions.json"), "w") as f:
+            json.dump(records, f, indent=2)
+        header = ["case_id", "label", "predicted_class", "confidence"] + [f"prob_{n}" for n in names] + [
+            "uncertainty", "predictive_entropy", "mutual_information"
+        ] + [f"alpha_{m}" for m in MODALITIES] + [f"fusion_weight_{m}" for m in MODALITIES] + [
+            "top_genes", "top_clinical"
+        ]
+        with open(os.path.join(self.output_dir, "predictions.csv"), "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            for r in records:
+                writer.writerow(
+                    [r["case_id"], r["label"], r["predicted_class"], f"{r['confidence']:.6f}"]
+                    + [f"{r['probabilities'][n]:.6f}" for n in names]
+                    + [f"{r['uncertainty']:.6f}", f"{r['predictive_entropy']:.6f}", f"{r['mutual_information']:.6f}"]
+                    + [f"{r['modality_weights'][m]:.6f}" for m in MODALITIES]
+                    + [f"{r['fusion_weights'][m]:.6f}" for m in MODALITIES]
+                    + [";".join(g["name"] for g in r["top_genes"]), ";".join(c["name"] for c in r["top_clinical"])]
+                )
+        if any(math.isnan(r["confidence"]) for r in records):
+            raise RuntimeError("OncoNet produced NaN probabilities; check the checkpoint and the inputs.")

@@ -22,13 +22,13 @@ def _count(fraction: float, n: int) -> int:
     return 0 if fraction == 0 else max(1, round(fraction * n))
 
 
-def _can_stratify(labels: Sequence[Any] | None, n_held: int, n_rest: int) -> bool:
-    """scikit-learn's conditions for a stratified cut: every class has two members and each side can hold one
-    case of every class."""
-    if labels is None:
-        return False
+def _can_stratify(labels: Sequence[Any] | None, n_held: int, n_rest: int) -> bool | None:
+    """scikit-learn's conditions for a stratified cut (every class has two members and each side can hold one case
+    of every class); None when there is nothing to stratify (no labels, or a single class)."""
+    if labels is None or len(set(labels)) < 2:
+        return None
     counts = Counter(labels)
-    return len(counts) >= 2 and min(counts.values()) >= 2 and n_held >= len(counts) and n_rest >= len(counts)
+    return min(counts.values()) >= 2 and n_held >= len(counts) and n_rest >= len(counts)
 
 
 def _cut(n: int, labels: list | None, n_held: int, seed: int, stratify: bool) -> tuple[list[int], list[int]]:
@@ -54,10 +54,10 @@ def split_datalist(
     Cases are first ordered by ``id_key``, so the split depends only on the case ids, the labels and ``seed``, never
     on the order of ``datalist``, the machine or the Python hash seed. The test cases are held out first, then the
     validation cases from the rest, each with scikit-learn's :func:`~sklearn.model_selection.train_test_split`
-    (``random_state=seed``), stratified by ``label_key`` when the labels allow it (at least two classes, two cases
-    per class and room for one case of every class on both sides of the cut; otherwise the cut is a plain shuffle
-    and a warning says so). A split of a positive fraction gets ``round(fraction * n)`` cases, at least one; the
-    validation split shrinks when it would leave no training case.
+    (``random_state=seed``), stratified by ``label_key`` when the labels allow it (two cases per class and room for
+    one case of every class on both sides of the cut; otherwise the cut is a plain shuffle and a warning says so;
+    a single class needs no stratification). A split of a positive fraction gets ``round(fraction * n)`` cases, at
+    least one; the validation split shrinks when it would leave no training case.
 
     Args:
         datalist: entries (dicts) with an ``id_key`` (and ``label_key``) entry.
@@ -99,12 +99,12 @@ def split_datalist(
         raise ValueError(f"a test split of {n_test} of {n} cases leaves no training case; use more cases.")
     n_val = min(_count(val_fraction, n), n - n_test - 1)
 
-    stratify = _can_stratify(labels, n_test, n - n_test) if n_test else True
-    rest, test = _cut(n, labels, n_test, seed, stratify)
+    stratify = _can_stratify(labels, n_test, n - n_test) if n_test else None
+    rest, test = _cut(n, labels, n_test, seed, bool(stratify))
     rest_labels = None if labels is None else [labels[i] for i in rest]
-    stratify_val = _can_stratify(rest_labels, n_val, len(rest) - n_val) if n_val else True
-    train, val = _cut(len(rest), rest_labels, n_val, seed, stratify_val)
-    if label_key is not None and not (stratify and stratify_val):
+    stratify_val = _can_stratify(rest_labels, n_val, len(rest) - n_val) if n_val else None
+    train, val = _cut(len(rest), rest_labels, n_val, seed, bool(stratify_val))
+    if stratify is False or stratify_val is False:
         warnings.warn(
             f"split_datalist: the {label_key!r} labels of {n} cases do not allow a stratified split "
             f"(too few cases per class); the cases are split by a seeded shuffle instead.",

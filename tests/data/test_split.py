@@ -87,3 +87,9 @@ def test_duplicates_and_no_training_case():
         split_datalist(_cases(4) + _cases(1))
     with pytest.raises(ValueError, match="leaves no training case"):
         split_datalist(_cases(1), 0.0, 0.5)
+
+
+def test_single_class_needs_no_stratification(recwarn):
+    cases = _cases(10, classes=1)
+    splits = split_datalist(cases, 0.2, 0.2, label_key="label")
+    assert [len(splits[k]) for k in SPLITS] == [6, 2, 2] and not recwarn.list

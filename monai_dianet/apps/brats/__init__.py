@@ -15,7 +15,6 @@ from .data import (
     generate_brats_layouts,
     load_brats_datalist_json,
     prepare_brats_dataset,
-    split_brats_datalist,
 )
 from .prior import brats_spatial_prior
 from .transforms import (

@@ -18,22 +18,20 @@ contrast-enhanced T1, T2, T2-FLAIR, so a network trained on one layout reads the
 
 The functions here find cases in either layout (or read a decathlon-style datalist JSON), record the layout of
 each case in the ``"layout"`` key so that transforms can pick the right label convention, split cases into
-training and validation deterministically from a hash of the case id, and, for bundles, make a small
-synthetic dataset when none is given.
+training, validation and test with :func:`monai_dianet.data.split_datalist` (stratified by layout), and, for
+bundles, make a small synthetic dataset when none is given.
 
 Example::
 
-    from monai_dianet.apps.brats import build_brats_datalist, split_brats_datalist
+    from monai_dianet.apps.brats import brats_datalists, build_brats_datalist
 
     cases = build_brats_datalist("/data/BraTS2021_Training_Data")
-    train, val = split_brats_datalist(cases, val_fraction=0.2)
-    # train[0] == {"image": [.../BraTS2021_00000_t1.nii.gz, ..._t1ce, ..._t2, ..._flair],
+    # cases[0] == {"image": [.../BraTS2021_00000_t1.nii.gz, ..._t1ce, ..._t2, ..._flair],
     #              "label": .../BraTS2021_00000_seg.nii.gz, "case_id": "BraTS2021_00000", "layout": "2021"}
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -41,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monai_dianet.data import prepare_embedded_data
+from monai_dianet.data import prepare_embedded_data, split_datalist
 from monai_dianet.utils.errors import InputError, MissingInputError
 from monai_dianet.utils.io import read_json
 
@@ -54,7 +52,6 @@ __all__ = [
     "find_brats_cases",
     "load_brats_datalist_json",
     "build_brats_datalist",
-    "split_brats_datalist",
     "generate_brats_layouts",
     "prepare_brats_dataset",
     "brats_datalists",
@@ -368,51 +365,6 @@ def build_brats_datalist(
     return find_brats_cases(dataset_dir, layout=layout, require_label=require_label)
 
 
-def _case_hash(case_id: str, seed: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}:{case_id}".encode()).digest()[:8], "big")
-
-
-def split_brats_datalist(
-    datalist: Sequence[dict], val_fraction: float = 0.2, seed: int = 0
-) -> tuple[list[dict], list[dict]]:
-    """Deterministic train/validation split by case id.
-
-    Cases are ranked by a SHA-256 hash of ``f"{seed}:{case_id}"`` and the first
-    ``max(1, round(n * val_fraction))`` go to validation (none when ``val_fraction`` is 0; at least one case
-    stays in training). The split does not depend on the order of ``datalist``, on the machine or on the Python
-    hash seed.
-
-    Args:
-        datalist: entries with a ``"case_id"`` key.
-        val_fraction: fraction of cases for validation, in [0, 1).
-        seed: changes the split.
-
-    Returns:
-        (training entries, validation entries), each in case-id order.
-
-    Raises:
-        ValueError: for a fraction outside [0, 1), an entry without ``case_id`` or duplicated case ids.
-    """
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
-    ids = []
-    for i, entry in enumerate(datalist):
-        if "case_id" not in entry:
-            raise ValueError(f"datalist entry {i} has no 'case_id' key.")
-        ids.append(str(entry["case_id"]))
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"duplicated case ids in datalist: {sorted({i for i in ids if ids.count(i) > 1})}.")
-    n = len(ids)
-    n_val = 0 if val_fraction == 0 or n < 2 else min(n - 1, max(1, round(n * val_fraction)))
-    ranked = sorted(ids, key=lambda c: (_case_hash(c, seed), c))
-    val_ids = set(ranked[:n_val])
-    ordered = sorted(datalist, key=lambda e: str(e["case_id"]))
-    return (
-        [dict(e) for e in ordered if str(e["case_id"]) not in val_ids],
-        [dict(e) for e in ordered if str(e["case_id"]) in val_ids],
-    )
-
-
 def generate_brats_layouts(
     out_dir: str | os.PathLike, num: int, shape: Sequence[int], layouts: Sequence[str], seed: int
 ) -> None:
@@ -469,20 +421,23 @@ def brats_datalists(
     seed: int = 0,
     layout: str | None = None,
     max_cases: int = 0,
+    test_fraction: float = 0.0,
 ) -> dict[str, list[dict]]:
-    """Training and validation lists in one call, for bundle configs.
+    """Training, validation and test lists in one call, for bundle configs.
 
     Args:
         dataset_dir: the dataset folder (see :func:`build_brats_datalist`).
         datalist_json: optional decathlon-style datalist. When it has a ``"validation"`` list, that list is
-            used as is and ``"training"`` is not split.
-        val_fraction: validation fraction of the hash split.
+            used as is and ``"training"`` is not split (the test list is then empty).
+        val_fraction: validation fraction of the split.
         seed: split seed.
         layout: see :func:`build_brats_datalist`.
         max_cases: when positive, keep only the first ``max_cases`` of each list (quick runs).
+        test_fraction: test fraction of the split.
 
     Returns:
-        ``{"training": [...], "validation": [...], "all": [...]}``.
+        ``{"training": [...], "validation": [...], "test": [...], "all": [...]}``, split by
+        :func:`monai_dianet.data.split_datalist` stratified by layout (2021 / 2023).
     """
     entries = build_brats_datalist(dataset_dir, datalist_json, "training", layout=layout)
     if datalist_json:
@@ -490,10 +445,13 @@ def brats_datalists(
     else:
         has_val = False
     if has_val:
-        train = entries
-        val = build_brats_datalist(dataset_dir, datalist_json, "validation", layout=layout)
+        splits = {
+            "training": entries,
+            "validation": build_brats_datalist(dataset_dir, datalist_json, "validation", layout=layout),
+            "test": [],
+        }
     else:
-        train, val = split_brats_datalist(entries, val_fraction=val_fraction, seed=seed)
+        splits = split_datalist(entries, val_fraction, test_fraction, seed, label_key="layout")
     if max_cases > 0:
-        train, val = train[:max_cases], val[:max_cases]
-    return {"training": train, "validation": val, "all": train + val}
+        splits = {k: v[:max_cases] for k, v in splits.items()}
+    return {**splits, "all": splits["training"] + splits["validation"] + splits["test"]}

@@ -13,7 +13,6 @@ from .data import (
     build_tcga_datalist,
     load_tcga_cohort,
     load_tcga_preprocessing,
-    split_tcga_datalist,
     tcga_collate,
 )
 from .gdc import (

@@ -5,12 +5,13 @@
 Typical use (a GDC download or :func:`monai_dianet.data.synthetic.generate_tcga` output)::
 
     data = build_tcga_data("tcga_root", num_genes=128, val_fraction=0.2, seed=0)
-    loader = DataLoader(data.datasets["train"], batch_size=8, shuffle=True, collate_fn=tcga_collate)
+    loader = DataLoader(data.datasets["training"], batch_size=8, shuffle=True, collate_fn=tcga_collate)
     batch = next(iter(loader))
     batch["image"].shape, batch["genes"].shape, batch["graph"]   # (8, 3, 64, 64), (8, 128), PyG Batch
 
 Step by step: :func:`load_tcga_cohort` reads and aligns the tables, :func:`build_tcga_datalist` /
-:meth:`TCGACohort.datalist` gives one raw dict per case, :func:`split_tcga_datalist` splits by case,
+:meth:`TCGACohort.datalist` gives one raw dict per case, :func:`monai_dianet.data.split_datalist` splits by case
+(stratified by label),
 :class:`~monai_dianet.apps.tcga.transforms.ScaleGeneExpression` /
 :class:`~monai_dianet.apps.tcga.transforms.EncodeClinical` are fitted on the training cases, and
 :class:`TCGAMultimodalDataset` yields model-ready items.
@@ -69,13 +70,13 @@ from monai_dianet.apps.tcga.transforms import (
     LoadHistologyPatchd,
     ScaleGeneExpressiond,
 )
+from monai_dianet.data import split_datalist
 
 __all__ = [
     "DEFAULT_CLINICAL_COLUMNS",
     "TCGACohort",
     "load_tcga_cohort",
     "build_tcga_datalist",
-    "split_tcga_datalist",
     "TCGAMultimodalDataset",
     "tcga_collate",
     "TCGAData",
@@ -368,60 +369,6 @@ def build_tcga_datalist(root: str | Path, **kwargs) -> list[dict]:
     return load_tcga_cohort(root, **kwargs).datalist()
 
 
-def split_tcga_datalist(
-    data: Sequence[Mapping],
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.0,
-    seed: int = 0,
-    stratify: bool = True,
-) -> dict[str, list]:
-    """Deterministic split by case, stratified by label.
-
-    Within each label (or the whole cohort when ``stratify=False``), cases are sorted by ``case_id`` and
-    permuted with ``seed``; the first ``round(val_fraction * n)`` go to ``"val"``, the next
-    ``round(test_fraction * n)`` to ``"test"``, the rest to ``"train"``. The result depends only on the case
-    ids, labels and seed (not on the datalist order); each split keeps the datalist order.
-
-    Args:
-        data: datalist items with ``case_id`` and ``label``.
-        val_fraction: fraction of cases for validation.
-        test_fraction: fraction of cases for testing.
-        seed: permutation seed.
-        stratify: split each label separately.
-
-    Returns:
-        ``{"train": [...], "val": [...], "test": [...]}`` (items are the input dicts).
-
-    Raises:
-        ValueError: bad fractions, duplicated case ids, or an empty training split.
-    """
-    if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
-        raise ValueError(
-            f"need 0 <= val_fraction, test_fraction and their sum < 1, got {val_fraction}, {test_fraction}."
-        )
-    ids = [str(d["case_id"]) for d in data]
-    if len(set(ids)) != len(ids):
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        raise ValueError(f"duplicated case id(s) in the datalist: {dup[:10]}.")
-    groups: dict[Any, list[str]] = {}
-    for d in data:
-        groups.setdefault(d["label"] if stratify else 0, []).append(str(d["case_id"]))
-    assignment: dict[str, str] = {}
-    for offset, key in enumerate(sorted(groups, key=str)):
-        members = sorted(groups[key])
-        order = np.random.default_rng([seed, offset]).permutation(len(members))
-        n_val = int(round(val_fraction * len(members)))
-        n_test = int(round(test_fraction * len(members)))
-        for rank, idx in enumerate(order):
-            assignment[members[idx]] = "val" if rank < n_val else ("test" if rank < n_val + n_test else "train")
-    splits: dict[str, list] = {"train": [], "val": [], "test": []}
-    for d in data:
-        splits[assignment[str(d["case_id"])]].append(d)
-    if not splits["train"]:
-        raise ValueError("the training split is empty; lower val_fraction/test_fraction or use more cases.")
-    return splits
-
-
 class _TCGAItemd(MapTransform):
     """Final step of :class:`TCGAMultimodalDataset`: mask, label and graph tensors; zero absent modalities."""
 
@@ -467,7 +414,7 @@ class TCGAMultimodalDataset(Dataset):
 
     Example::
 
-        ds = TCGAMultimodalDataset(splits["train"], scaler, encoder, edge_index, edge_weight, random_patch=True)
+        ds = TCGAMultimodalDataset(splits["training"], scaler, encoder, edge_index, edge_weight, random_patch=True)
         item = ds[0]; item["genes"].shape   # (G,)
     """
 
@@ -539,8 +486,8 @@ class TCGAData:
 
     Attributes:
         cohort: the aligned tables.
-        splits: ``"train"``/``"val"``/``"test"`` raw datalists.
-        datasets: the matching :class:`TCGAMultimodalDataset` objects (train with ``random_patch``).
+        splits: ``"training"``/``"validation"``/``"test"`` raw datalists.
+        datasets: the matching :class:`TCGAMultimodalDataset` objects (training with ``random_patch``).
         gene_scaler, clinical_encoder: preprocessing fitted on the training cases.
         edge_index, edge_weight: the gene graph over the selected genes.
     """
@@ -595,7 +542,7 @@ class TCGAData:
             "gene_names": self.gene_names,
             "edge_index": self.edge_index.tolist(),
             "edge_weight": self.edge_weight.tolist(),
-            "train_case_ids": [d["case_id"] for d in self.splits["train"]],
+            "train_case_ids": [d["case_id"] for d in self.splits["training"]],
         }
         Path(path).write_text(json.dumps(state))
 
@@ -651,7 +598,7 @@ def build_tcga_data(
         clinical_columns: clinical columns (default :data:`DEFAULT_CLINICAL_COLUMNS` present); float
             columns and AJCC stage columns are numeric, the others categorical.
         categorical_mode: ``"onehot"`` or ``"index"`` (see :class:`~monai_dianet.apps.tcga.transforms.EncodeClinical`).
-        val_fraction, test_fraction, seed: split (see :func:`split_tcga_datalist`).
+        val_fraction, test_fraction, seed: split (:func:`monai_dianet.data.split_datalist`, stratified by label).
         spatial_size: histology patch size ``(H, W)``.
         random_patch_train: random patch per access in the training dataset.
         min_edge_score: drop graph edges with a lower STRING score (0-1).
@@ -663,8 +610,8 @@ def build_tcga_data(
         :class:`TCGAData`.
     """
     cohort = load_tcga_cohort(root, clinical_columns=clinical_columns, **cohort_kwargs)
-    splits = split_tcga_datalist(cohort.datalist(genes=[]), val_fraction, test_fraction, seed)
-    train_ids = [d["case_id"] for d in splits["train"]]
+    splits = split_datalist(cohort.datalist(genes=[]), val_fraction, test_fraction, seed, label_key="label")
+    train_ids = [d["case_id"] for d in splits["training"]]
     train_rna = [c for c in train_ids if c in cohort.expression.index]
     if not train_rna:
         raise ValueError("no training case has RNA-seq data: cannot fit the gene expression preprocessing.")
@@ -689,8 +636,8 @@ def build_tcga_data(
             edge_index,
             edge_weight,
             spatial_size=spatial_size,
-            random_patch=random_patch_train and name == "train",
-            transform=train_transform if name == "train" else None,
+            random_patch=random_patch_train and name == "training",
+            transform=train_transform if name == "training" else None,
         )
         for name, items in full_splits.items()
     }

@@ -21,7 +21,6 @@ from monai_dianet.apps.brats import (
     find_brats_cases,
     load_brats_datalist_json,
     prepare_brats_dataset,
-    split_brats_datalist,
 )
 from monai_dianet.data.synthetic import generate_brats
 from monai_dianet.utils import InputError, MissingInputError
@@ -159,32 +158,14 @@ def test_malformed_datalist_json(tmp_path, text, message):
         load_brats_datalist_json(tmp_path / "none.json")
 
 
-def _fake_entries(n: int) -> list[dict]:
-    return [{"case_id": f"BraTS2021_{i:05d}", "image": [], "layout": "2021"} for i in range(n)]
-
-
-@pytest.mark.parametrize("n, fraction, n_val", [(10, 0.2, 2), (4, 0.2, 1), (1, 0.5, 0), (5, 0.0, 0), (3, 0.9, 2)])
-def test_split_sizes(n, fraction, n_val):
-    train, val = split_brats_datalist(_fake_entries(n), val_fraction=fraction)
-    assert len(val) == n_val and len(train) == n - n_val
-    assert {e["case_id"] for e in train}.isdisjoint(e["case_id"] for e in val)
-
-
-def test_split_deterministic_and_order_free():
-    entries = _fake_entries(20)
-    a = split_brats_datalist(entries, 0.25, seed=3)
-    b = split_brats_datalist(list(reversed(entries)), 0.25, seed=3)
-    assert a == b
-    c = split_brats_datalist(entries, 0.25, seed=4)
-    assert {e["case_id"] for e in a[1]} != {e["case_id"] for e in c[1]}
-
-
-@pytest.mark.parametrize("bad", [[{"image": []}], _fake_entries(2) + _fake_entries(1)])
-def test_split_errors(bad):
-    with pytest.raises(ValueError):
-        split_brats_datalist(bad)
-    with pytest.raises(ValueError, match="val_fraction"):
-        split_brats_datalist(_fake_entries(3), val_fraction=1.0)
+def test_datalists_split_stratified_by_layout(dataset):
+    lists = brats_datalists(dataset, val_fraction=0.5, seed=1)  # 2 cases per layout: one of each held out
+    assert sorted(e["layout"] for e in lists["validation"]) == ["2021", "2023"] and lists["test"] == []
+    assert brats_datalists(dataset, val_fraction=0.5, seed=1) == lists
+    with pytest.warns(UserWarning, match="stratified"):  # 1 test case cannot hold both layouts
+        three = brats_datalists(dataset, val_fraction=0.25, test_fraction=0.25, seed=1)
+    ids = [{e["case_id"] for e in three[k]} for k in ("training", "validation", "test")]
+    assert [len(i) for i in ids] == [2, 1, 1] and len(set().union(*ids)) == 4 == len(three["all"])
 
 
 def test_datalists_uses_json_validation_list(dataset, tmp_path):

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from monai_dianet.apps.tcga.gdc import CaseMismatchError
 from monai_dianet.data.synthetic.tcga import generate_tcga
+from monai_dianet.data import split_datalist
 from monai_dianet.utils import MODALITIES
 from monai_dianet.apps.tcga.data import (
     TCGAMultimodalDataset,
@@ -22,7 +23,6 @@ from monai_dianet.apps.tcga.data import (
     build_tcga_datalist,
     load_tcga_cohort,
     load_tcga_preprocessing,
-    split_tcga_datalist,
     tcga_collate,
 )
 
@@ -68,7 +68,7 @@ def test_items(data, root):
     edges = data.edge_index.shape[1]
     assert data.num_genes == 32 and data.num_classes == 2 and len(data.gene_names) == 32
     assert edges > 0 and int(data.edge_index.max()) < 32
-    for split in ("train", "val"):
+    for split in ("training", "validation"):
         ds = data.datasets[split]
         assert len(ds) == len(data.splits[split])
         for i in range(len(ds)):
@@ -87,7 +87,7 @@ def test_items(data, root):
 
 
 def test_collate_pyg_batch(data):
-    loader = DataLoader(data.datasets["val"], batch_size=3, collate_fn=tcga_collate)
+    loader = DataLoader(data.datasets["validation"], batch_size=3, collate_fn=tcga_collate)
     batch = next(iter(loader))
     graph = batch["graph"]
     assert batch["genes"].shape == (3, 32) and batch["image"].shape == (3, 3, 32, 32)
@@ -99,27 +99,17 @@ def test_collate_pyg_batch(data):
     assert torch.equal(graph.batch, torch.arange(3).repeat_interleave(32))
 
 
-def test_split_deterministic_stratified_disjoint(root):
+def test_cohort_split_is_stratified_by_label(root):
     datalist = build_tcga_datalist(root)
-    a = split_tcga_datalist(datalist, val_fraction=0.25, test_fraction=0.25, seed=3)
-    b = split_tcga_datalist(list(reversed(datalist)), val_fraction=0.25, test_fraction=0.25, seed=3)
-    c = split_tcga_datalist(datalist, val_fraction=0.25, test_fraction=0.25, seed=4)
-    ids = {k: sorted(d["case_id"] for d in v) for k, v in a.items()}
-    assert ids == {k: sorted(d["case_id"] for d in v) for k, v in b.items()}
-    assert ids != {k: sorted(d["case_id"] for d in v) for k, v in c.items()}
-    assert sum(len(v) for v in ids.values()) == len(datalist)
-    assert len(set(ids["train"]) | set(ids["val"]) | set(ids["test"])) == len(datalist)
-    for split in ("val", "test"):
-        labels = [d["label"] for d in a[split]]
-        assert labels.count(0) == labels.count(1)  # 10 cases per class -> round(2.5) = 2 of each
-    with pytest.raises(ValueError, match="val_fraction"):
-        split_tcga_datalist(datalist, val_fraction=0.6, test_fraction=0.5)
-    with pytest.raises(ValueError, match="duplicated"):
-        split_tcga_datalist(datalist + datalist[:1])
+    splits = split_datalist(datalist, val_fraction=0.25, test_fraction=0.25, seed=3, label_key="label")
+    assert sum(len(v) for v in splits.values()) == len(datalist)
+    for split in ("validation", "test"):
+        labels = [d["label"] for d in splits[split]]
+        assert len(labels) == 5 and abs(labels.count(0) - labels.count(1)) == 1  # 10 cases per class
 
 
 def test_preprocessing_fitted_on_train_only(data):
-    train_ids = [d["case_id"] for d in data.splits["train"]]
+    train_ids = [d["case_id"] for d in data.splits["training"]]
     train_rna = [c for c in train_ids if c in data.cohort.expression.index]
     assert data.gene_scaler.num_fit_cases == len(train_rna)
     expected = np.log1p(data.cohort.expression.loc[train_rna, data.genes]).mean().to_numpy()
@@ -132,13 +122,13 @@ def test_preprocessing_fitted_on_train_only(data):
 def test_build_is_deterministic_and_preprocessing_roundtrip(data, root, tmp_path):
     again = build_tcga_data(root, num_genes=32, val_fraction=0.25, seed=0, spatial_size=(32, 32))
     assert again.genes == data.genes and torch.equal(again.edge_index, data.edge_index)
-    first, second = data.datasets["val"][0], again.datasets["val"][0]
+    first, second = data.datasets["validation"][0], again.datasets["validation"][0]
     for key in ("image", "genes", "clinical", "modality_mask", "label"):
         assert torch.equal(first[key], second[key])
     data.save_preprocessing(tmp_path / "pre.json")
     state = load_tcga_preprocessing(tmp_path / "pre.json")
     assert state["gene_names"] == data.gene_names and torch.equal(state["edge_index"], data.edge_index)
-    ds = TCGAMultimodalDataset(data.splits["val"], state["gene_scaler"], state["clinical_encoder"],
+    ds = TCGAMultimodalDataset(data.splits["validation"], state["gene_scaler"], state["clinical_encoder"],
                                state["edge_index"], state["edge_weight"], spatial_size=(32, 32))
     for key in ("genes", "clinical", "graph_weight"):
         assert torch.equal(ds[0][key], first[key])
@@ -149,7 +139,7 @@ def test_index_mode_and_explicit_genes(root):
     genes = list(cohort.expression.columns[:10])
     d = build_tcga_data(root, genes=genes, categorical_mode="index", val_fraction=0.25, spatial_size=(32, 32),
                         clinical_columns=["age_at_index", "gender", "ajcc_pathologic_stage"])
-    item = d.datasets["train"][0]
+    item = d.datasets["training"][0]
     assert d.genes == genes and item["genes"].shape == (10,)
     assert item["clinical"].shape == (4,)  # age, stage and their missing indicators
     assert item["clinical_cat"].shape == (1,) and d.clinical_cardinalities == [3]

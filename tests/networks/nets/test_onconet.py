@@ -240,7 +240,7 @@ def test_fusion_beats_every_single_modality(tmp_path, seed):
         return {k: torch.stack([torch.as_tensor(it[k]) for it in items])
                 for k in ("image", "genes", "clinical", "modality_mask", "label")}
 
-    train, val = stack(data.datasets["train"]), stack(data.datasets["val"])
+    train, val = stack(data.datasets["training"]), stack(data.datasets["validation"])
     fused = _train_and_score(MODALITIES, train, val, data, seed)
     singles = {m: _train_and_score((m,), train, val, data, seed) for m in MODALITIES}
     assert fused > max(singles.values()), (fused, singles)

@@ -47,6 +47,16 @@ class TinyNet(nn.Module):
         return out if return_all else out.main
 
 
+def random_segmentation_batches(n: int, batch: int, size: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    """``n`` batches of random 2D images ``(batch, 1, size, size)`` with the label ``image > 0.5``."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        image = torch.rand(batch, 1, size, size, generator=g)
+        out.append({"image": image, "label": (image > 0.5).float()})
+    return out
+
+
 def exception_chain(exc: BaseException | None) -> str:
     """Messages of an exception and its causes (MONAI's Compose and ConfigParser re-raise errors as new ones)."""
     parts = []

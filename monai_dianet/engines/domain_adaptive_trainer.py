@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from monai.engines.utils import IterationEvents, default_metric_cmp_fn, default_prepare_batch
-from monai.inferers import Inferer
-from monai.transforms import Transform
-from monai.utils import IgniteInfo, min_version, optional_import
+from monai.engines.utils import IterationEvents
 from monai.utils.enums import CommonKeys as Keys
 from torch import nn
 from torch.optim.optimizer import Optimizer
@@ -25,13 +22,6 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from monai_dianet.engines.dianet_trainer import DIANetTrainer, main_output, unwrap_network
-
-if TYPE_CHECKING:
-    from ignite.engine import EventEnum
-    from ignite.metrics import Metric
-else:
-    Metric, _ = optional_import("ignite.metrics", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Metric")
-    EventEnum, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "EventEnum")
 
 __all__ = ["DomainAdaptiveTrainer", "split_output", "domain_features", "target_information_loss"]
 
@@ -166,7 +156,7 @@ class DomainAdaptiveTrainer(DIANetTrainer):
     ``StatsHandler(output_transform=monai_dianet.handlers.from_loss_parts)``. AMP is off by default.
 
     Args:
-        device, max_epochs, train_data_loader, network, optimizer, loss_function, ...: see
+        device, max_epochs, train_data_loader, network, optimizer, loss_function: see
             :class:`~monai_dianet.engines.DIANetTrainer` / :class:`monai.engines.SupervisedTrainer`.
         target_data_loader: unlabelled target-domain batches (dicts with ``"image"``, or tensors).
         domain_loss: ``(source_features, target_features) -> scalar``; ``None`` trains without a domain term
@@ -192,6 +182,8 @@ class DomainAdaptiveTrainer(DIANetTrainer):
             had collapsed (benchmarks/RESULTS.md); offered as an option, not a default.
         target_diversity: keep the class-diversity part of :func:`target_information_loss` (else plain entropy
             minimisation, which can collapse every target case onto one class).
+        kwargs: the other arguments of :class:`~monai_dianet.engines.DIANetTrainer` (``prepare_batch``,
+            ``inferer``, ``train_handlers``, ``amp``, ``forward_kwargs``, ``loss_input``...).
 
     Raises:
         ValueError: when ``domain_weight`` or ``target_entropy_weight`` is negative, a penalty weight names no
@@ -228,28 +220,7 @@ class DomainAdaptiveTrainer(DIANetTrainer):
         target_prepare_batch: Callable | None = None,
         target_entropy_weight: float = 0.0,
         target_diversity: bool = True,
-        epoch_length: int | None = None,
-        non_blocking: bool = False,
-        prepare_batch: Callable = default_prepare_batch,
-        iteration_update: Callable | None = None,
-        inferer: Inferer | None = None,
-        postprocessing: Transform | None = None,
-        key_train_metric: dict[str, Metric] | None = None,
-        additional_metrics: dict[str, Metric] | None = None,
-        metric_cmp_fn: Callable = default_metric_cmp_fn,
-        train_handlers: Sequence | None = None,
-        amp: bool = False,
-        event_names: list[str | EventEnum | type[EventEnum]] | None = None,
-        event_to_attr: dict | None = None,
-        decollate: bool = True,
-        optim_set_to_none: bool = False,
-        to_kwargs: dict | None = None,
-        amp_kwargs: dict | None = None,
-        compile: bool = False,
-        compile_kwargs: dict | None = None,
-        accumulation_steps: int = 1,
-        forward_kwargs: Mapping[str, Any] | None = None,
-        loss_input: str = "output",
+        **kwargs: Any,
     ) -> None:
         if domain_weight < 0:
             raise ValueError(f"domain_weight (lambda3) must be >= 0, got {domain_weight}.")
@@ -267,28 +238,7 @@ class DomainAdaptiveTrainer(DIANetTrainer):
             network=network,
             optimizer=optimizer,
             loss_function=loss_function,
-            epoch_length=epoch_length,
-            non_blocking=non_blocking,
-            prepare_batch=prepare_batch,
-            iteration_update=iteration_update,
-            inferer=inferer,
-            postprocessing=postprocessing,
-            key_train_metric=key_train_metric,
-            additional_metrics=additional_metrics,
-            metric_cmp_fn=metric_cmp_fn,
-            train_handlers=train_handlers,
-            amp=amp,
-            event_names=event_names,
-            event_to_attr=event_to_attr,
-            decollate=decollate,
-            optim_set_to_none=optim_set_to_none,
-            to_kwargs=to_kwargs,
-            amp_kwargs=amp_kwargs,
-            compile=compile,
-            compile_kwargs=compile_kwargs,
-            accumulation_steps=accumulation_steps,
-            forward_kwargs=forward_kwargs,
-            loss_input=loss_input,
+            **kwargs,
         )
         if isinstance(domain_loss, nn.Module):
             domain_loss = domain_loss.to(torch.device(device))

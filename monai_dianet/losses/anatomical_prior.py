@@ -10,11 +10,10 @@ References:
 from __future__ import annotations
 
 import torch
-from monai.data import MetaTensor
 from monai.utils import LossReduction
 from torch.nn.modules.loss import _Loss
 
-from monai_dianet.networks.utils import resize_to
+from monai_dianet.networks.utils import batch_prior, resize_to
 
 __all__ = ["AnatomicalPriorLoss"]
 
@@ -82,22 +81,7 @@ class AnatomicalPriorLoss(_Loss):
         Returns:
             the weighted distance, reduced.
         """
-        if prediction.ndim < 3:
-            raise ValueError(f"prediction must be (B, C, *spatial), got shape {tuple(prediction.shape)}.")
-        if isinstance(reference, MetaTensor):
-            reference = reference.as_tensor()
-        if reference.ndim == prediction.ndim - 1:
-            reference = reference.unsqueeze(0)
-        if reference.ndim != prediction.ndim or reference.shape[1] != prediction.shape[1]:
-            raise ValueError(
-                f"reference of shape {tuple(reference.shape)} does not match prediction {tuple(prediction.shape)}: "
-                "expected (C, *spatial) or (B, C, *spatial) with the same C and number of spatial dims."
-            )
-        if reference.shape[0] not in (1, prediction.shape[0]):
-            raise ValueError(
-                f"reference batch size {reference.shape[0]} must be 1 or the prediction's {prediction.shape[0]}."
-            )
-        reference = resize_to(reference.to(prediction), prediction.shape[2:], mode="area")
+        reference = resize_to(batch_prior(reference, prediction, "reference"), prediction.shape[2:], mode="area")
         diff = to_distribution(prediction, self.activation) - reference
         terms = self.weight * (diff.pow(2) if self.norm == "l2" else diff.abs())
         if self.reduction == LossReduction.MEAN.value:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import math
 
 import torch
 from monai.utils import LossReduction

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn.modules.loss import _Loss
 from tqdm.auto import tqdm
 
-from monai_dianet.losses.l2sp import select_parameters
+from monai_dianet.losses.l2sp import parameter_distances, select_parameters
 
 __all__ = ["EWCLoss", "default_prepare_batch"]
 
@@ -209,16 +209,7 @@ class EWCLoss(_Loss):
             ``weight * sum_j F_j (theta_j - theta*_j)^2``, reduced.
         """
         model = self._model[0] if model is None else model
-        current = dict(model.named_parameters())
-        missing = [n for n in self.fisher if n not in current]
-        if missing:
-            raise KeyError(f"EWCLoss: the model has no parameter(s) {missing[:5]} recorded in the Fisher.")
-        terms = torch.stack(
-            [
-                (f.to(current[n].device) * (current[n] - self.optimum[n].to(current[n].device)).pow(2)).sum()
-                for n, f in self.fisher.items()
-            ]
-        )
+        terms = parameter_distances(model, self.optimum, "EWCLoss", "Fisher", scale=self.fisher)
         terms = self.weight * terms
         if self.reduction == LossReduction.SUM.value:
             return terms.sum()

@@ -17,7 +17,7 @@ from monai.utils import LossReduction
 from torch import nn
 from torch.nn.modules.loss import _Loss
 
-__all__ = ["L2SPLoss", "select_parameters"]
+__all__ = ["L2SPLoss", "parameter_distances", "select_parameters"]
 
 
 def select_parameters(
@@ -42,6 +42,37 @@ def select_parameters(
     else:
         keep = param_filter
     return {n: p for n, p in model.named_parameters() if keep(n) and (p.requires_grad or not trainable_only)}
+
+
+def parameter_distances(
+    model: nn.Module,
+    reference: Mapping[str, torch.Tensor],
+    owner: str,
+    recorded_in: str,
+    scale: Mapping[str, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """``(J,)`` squared distances ``sum(scale_j * (theta_j - reference_j)^2)`` of the model's parameters to a
+    recorded state, one per recorded parameter (in ``reference`` order, on the parameters' devices).
+
+    Args:
+        model: the network.
+        reference: ``{name: tensor}`` recorded parameters (the source state, the optimum of an old task).
+        owner, recorded_in: the loss and the record named in the error message.
+        scale: optional per-parameter weights of the same shapes (e.g. a Fisher information).
+
+    Raises:
+        KeyError: a recorded parameter is not in the model.
+    """
+    current = dict(model.named_parameters())
+    missing = [n for n in reference if n not in current]
+    if missing:
+        raise KeyError(f"{owner}: the model has no parameter(s) {missing[:5]} recorded in the {recorded_in}.")
+    terms = []
+    for name, ref in reference.items():
+        param = current[name]
+        sq = (param - ref.to(param.device)).pow(2)
+        terms.append((scale[name].to(param.device) * sq if scale is not None else sq).sum())
+    return torch.stack(terms)
 
 
 class L2SPLoss(_Loss):
@@ -115,13 +146,7 @@ class L2SPLoss(_Loss):
             the weighted squared distance to the source parameters.
         """
         model = self._model[0] if model is None else model
-        current = dict(model.named_parameters())
-        missing = [n for n in self.source_state if n not in current]
-        if missing:
-            raise KeyError(f"L2SPLoss: the model has no parameter(s) {missing[:5]} recorded in the source state.")
-        dists = torch.stack(
-            [(current[n] - ref.to(current[n].device)).pow(2).sum() for n, ref in self.source_state.items()]
-        )
+        dists = parameter_distances(model, self.source_state, "L2SPLoss", "source state")
         dists = self.weight * dists
         if self.reduction == LossReduction.SUM.value:
             return dists.sum()

@@ -14,11 +14,10 @@ import os
 
 import torch
 import torch.nn.functional as F
-from monai.data import MetaTensor
 from monai.utils import LossReduction
 from torch.nn.modules.loss import _Loss
 
-from monai_dianet.networks.utils import as_prior_tensor, check_prior_mode, resize_to
+from monai_dianet.networks.utils import as_prior_tensor, batch_prior, check_prior_mode, resize_to
 
 __all__ = ["SpatialPriorKLLoss"]
 
@@ -122,20 +121,7 @@ class SpatialPriorKLLoss(_Loss):
         prior = self.prior if prior is None else prior
         if prior is None:
             raise ValueError("SpatialPriorKLLoss has no prior map: pass one to the constructor or to forward().")
-        if prediction.ndim < 3:
-            raise ValueError(f"prediction must be (B, C, *spatial) logits, got shape {tuple(prediction.shape)}.")
-        if prior.ndim == prediction.ndim - 1:
-            prior = prior.unsqueeze(0)
-        if prior.ndim != prediction.ndim or prior.shape[1] != prediction.shape[1]:
-            raise ValueError(
-                f"prior map of shape {tuple(prior.shape)} does not match prediction {tuple(prediction.shape)}: "
-                "expected (C, *spatial) with the same C and number of spatial dims."
-            )
-        if prior.shape[0] not in (1, prediction.shape[0]):
-            raise ValueError(f"prior batch size {prior.shape[0]} must be 1 or the prediction's {prediction.shape[0]}.")
-        if isinstance(prior, MetaTensor):
-            prior = prior.as_tensor()
-        prior = prior.to(device=prediction.device, dtype=prediction.dtype)
+        prior = batch_prior(prior, prediction)
         size = tuple(prediction.shape[2:]) if self.resample == "prior" else tuple(prior.shape[2:])
         q = resize_to(prior, size, mode="area")
         q = q.clamp_min(self.eps) if self.mode == "softmax" else q.clamp(self.eps, 1.0 - self.eps)

@@ -20,7 +20,14 @@ from monai.utils import convert_to_tensor
 
 from monai_dianet.utils import PriorMode
 
-__all__ = ["resize_to", "check_prior_mode", "save_spatial_prior", "load_spatial_prior", "as_prior_tensor"]
+__all__ = [
+    "resize_to",
+    "check_prior_mode",
+    "batch_prior",
+    "save_spatial_prior",
+    "load_spatial_prior",
+    "as_prior_tensor",
+]
 
 _LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 _RESIZE_MODES = ("linear", "nearest", "area")
@@ -70,6 +77,38 @@ def check_prior_mode(mode: str) -> str:
     if mode not in tuple(PriorMode):
         raise ValueError(f"prior mode must be one of {[m.value for m in PriorMode]}, got {mode!r}.")
     return str(mode)
+
+
+def batch_prior(prior: torch.Tensor, prediction: torch.Tensor, name: str = "prior map") -> torch.Tensor:
+    """A prior map checked against a batch of predictions and made ready to combine with it.
+
+    Args:
+        prior: ``(C, *spatial)`` or ``(1 or B, C, *spatial)`` map (tensor or ``MetaTensor``); its spatial size may
+            differ from the prediction's (resize it with :func:`resize_to`).
+        prediction: ``(B, C, *spatial)``.
+        name: what to call the map in error messages.
+
+    Returns:
+        a plain ``(1 or B, C, *spatial)`` tensor on the prediction's device, with its dtype.
+
+    Raises:
+        ValueError: the prediction has no batch and channel dims, the channel or spatial-dim counts differ, or the
+            map's batch size is neither 1 nor the prediction's.
+    """
+    if prediction.ndim < 3:
+        raise ValueError(f"prediction must be (B, C, *spatial), got shape {tuple(prediction.shape)}.")
+    if isinstance(prior, MetaTensor):
+        prior = prior.as_tensor()
+    if prior.ndim == prediction.ndim - 1:
+        prior = prior.unsqueeze(0)
+    if prior.ndim != prediction.ndim or prior.shape[1] != prediction.shape[1]:
+        raise ValueError(
+            f"{name} of shape {tuple(prior.shape)} does not match prediction {tuple(prediction.shape)}: "
+            "expected (C, *spatial) or (B, C, *spatial) with the same C and number of spatial dims."
+        )
+    if prior.shape[0] not in (1, prediction.shape[0]):
+        raise ValueError(f"{name} batch size {prior.shape[0]} must be 1 or the prediction's {prediction.shape[0]}.")
+    return prior.to(device=prediction.device, dtype=prediction.dtype)
 
 
 def _sidecar(path: Path) -> Path:

@@ -18,7 +18,7 @@ from monai_dianet.engines import DIANetTrainer, main_output, unwrap_network
 from monai_dianet.handlers import LossPartsHandler, from_loss_parts
 from monai_dianet.losses.dianet_loss import DIANetLoss
 from monai_dianet.networks.nets.dianet import DIANet
-from tests.utils import TinyNet, TinyOutput
+from tests.utils import TinyNet, TinyOutput, random_segmentation_batches
 
 SIZE = 32
 
@@ -30,12 +30,7 @@ def small_dianet(**kwargs) -> DIANet:
 
 
 def seg_batches(n: int = 2, batch: int = 4, seed: int = 0) -> list[dict[str, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        image = torch.rand(batch, 1, SIZE, SIZE, generator=g)
-        out.append({"image": image, "label": (image > 0.5).float()})
-    return out
+    return random_segmentation_batches(n, batch, SIZE, seed)
 
 
 class PartsLoss(nn.Module):

@@ -17,7 +17,7 @@ from monai_dianet.handlers import from_loss_parts
 from monai_dianet.losses import DIANetLoss, DomainAdversarialLoss, L2SPLoss, MMDLoss
 from monai_dianet.networks.blocks.gradient_reversal import DANNSchedule
 from monai_dianet.networks.nets.dianet import DIANet, DIANetOutput
-from tests.utils import TinyNet, TinyOutput
+from tests.utils import TinyNet, TinyOutput, random_segmentation_batches
 
 SIZE = 16
 
@@ -30,12 +30,7 @@ class CELoss(nn.Module):
 
 
 def source_batches(n: int = 3, batch: int = 4, size: int = SIZE, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        image = torch.rand(batch, 1, size, size, generator=g)
-        out.append({"image": image, "label": (image > 0.5).float()})
-    return out
+    return random_segmentation_batches(n, batch, size, seed)
 
 
 class CountingTargets:

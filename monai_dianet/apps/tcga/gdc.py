@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from monai_dianet.data.synthetic.tcga import STAR_COLUMNS
+
 __all__ = [
     "GDC_NA_VALUES",
     "STAR_COUNT_COLUMNS",
@@ -56,15 +58,9 @@ __all__ = [
 GDC_NA_VALUES: tuple[str, ...] = ("'--", "--", "")
 """Strings GDC writes for a missing value (``'--`` in ``clinical.tsv``)."""
 
-STAR_COUNT_COLUMNS: tuple[str, ...] = (
-    "unstranded",
-    "stranded_first",
-    "stranded_second",
-    "tpm_unstranded",
-    "fpkm_unstranded",
-    "fpkm_uq_unstranded",
-)
-"""The value columns of a STAR augmented gene-counts file, any of which can be read."""
+STAR_COUNT_COLUMNS: tuple[str, ...] = STAR_COLUMNS[3:]
+"""The value columns of a STAR augmented gene-counts file (after ``gene_id``, ``gene_name``, ``gene_type``), any
+of which can be read."""
 
 _SHEET_REQUIRED = ("File ID", "File Name", "Case ID")
 _STAR_SUFFIXES = (".augmented_star_gene_counts.tsv", ".augmented_star_gene_counts.tsv.gz")

@@ -65,7 +65,6 @@ class Diffuser(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         pooled = self.pool(h) if self.pool_factor > 1 else h
-        grid = pooled.shape[2:]
         tokens = (pooled + self.pos(pooled)).flatten(2).transpose(1, 2)  # (B, N, C)
         x = self.norm_attn(tokens)
         tokens = tokens + self.attn(x, x, x, need_weights=False)[0]

@@ -28,7 +28,10 @@ from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
 from monai_dianet.apps.monailabel.config import load_bundle_config
+from monai_dianet.handlers.routing import load_router_file
+from monai_dianet.inferers import ACWIRouter
 from monai_dianet.metrics.uncertainty import case_uncertainty
+from monai_dianet.transforms.routing import routing_record
 
 __all__ = ["DIANetInferTask", "BRATS_LABELS", "brats_regions_to_labels"]
 
@@ -124,31 +127,33 @@ class DIANetInferTask(BasicInferTask):
     def inverse_transforms(self, data: Any = None) -> None:
         return None  # done in post_transforms for the prediction and the uncertainty map together
 
-    def _router(self, network: torch.nn.Module):
+    def _router(self) -> ACWIRouter:
         if not os.path.isfile(self.router_file):
             raise FileNotFoundError(
                 f"ACWI router file {self.router_file} does not exist: fit it with the bundle's evaluate.json "
                 "(python -m monai.bundle run --config_file \"['configs/train.json','configs/evaluate.json']\")."
             )
         parser = load_bundle_config(self.bundle, overrides={"device": "$torch.device('cpu')"})
-        parser["network"] = network
         parser["mc_samples"] = self.parser["mc_samples"]
-        return parser.get_parsed_content("router_def", instantiate=True).load(self.router_file)
+        router = parser.get_parsed_content("router", instantiate=True)
+        load_router_file(self.router_file, router)
+        return router
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> dict:
-        network = self._get_network(device, data)
-        router = self._router(network)
+        network = self._get_network(device, data).eval()
+        router = self._router()
         router.refine_inferer.num_samples = int(data.get("mc_samples", router.refine_inferer.num_samples))
         image = data[self.input_key]
         x = (image if torch.is_tensor(image) else torch.as_tensor(image))[None].to(torch.device(device))
-        pred, record = router.route(x)
+        out = router(x, network)
+        record = routing_record({k: v[0] for k, v in out.items()}, router)
         if record["decision"] == "accept":  # the fast pass has no MC samples: draw them for the map
             with torch.no_grad():
                 mc = router.refine_inferer(x, network)
         else:
-            mc = pred
+            mc = out
         unc = mc["entropy"][0].float().cpu()
-        data["pred"] = pred["mean"][0].float().cpu()
+        data["pred"] = out["mean"][0].float().cpu()
         data["uncertainty"] = unc
         data["acwi"] = record
         data["case_uncertainty"] = float(case_uncertainty(mc["entropy"].float(), router.score_reduction)[0])

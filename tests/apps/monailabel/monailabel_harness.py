@@ -188,7 +188,7 @@ def _normalised(case: dict):
 
 def make_tiny_brats_bundle(folder: Path, train_case: dict, router_cases: list[dict], steps: int = 8) -> Path:
     """A copy of the BraTS bundle with weights from a few Adam steps on one generated case and an ACWI router
-    fitted (``ACWIRouter.fit``) on ``router_cases``. The configs are the shipped ones.
+    fitted (``fit_router_thresholds``) on ``router_cases``. The configs are the shipped ones.
 
     The tests compare the DICOM path with the NIfTI path of the same model, so the model has to segment something,
     not to be good.
@@ -197,6 +197,8 @@ def make_tiny_brats_bundle(folder: Path, train_case: dict, router_cases: list[di
     from monai.losses import DiceCELoss
 
     from monai_dianet.apps.monailabel.config import load_bundle_config
+    from monai_dianet.handlers.routing import save_router_file
+    from monai_dianet.inferers import case_correct, fit_router_thresholds
 
     src = ROOT / "bundles" / "dianet_brats_segmentation"
     shutil.copytree(src / "configs", folder / "configs")
@@ -215,11 +217,16 @@ def make_tiny_brats_bundle(folder: Path, train_case: dict, router_cases: list[di
         opt.step()
     net.eval()
     torch.save(net.state_dict(), folder / "models" / "model.pt")
-    parser["network"] = net
-    router = parser.get_parsed_content("router_def", instantiate=True)
-    pairs = [_normalised(c) for c in router_cases]
-    router.fit([p[0] for p in pairs], [p[1] for p in pairs], target_error=0.5, review_budget=0.5)
-    router.save(folder / "models" / "router.json")
+    router = parser.get_parsed_content("router", instantiate=True)  # thresholds None: both paths on every case
+    fast, refined, fast_ok, refined_ok = [], [], [], []
+    for image, regions in (_normalised(c) for c in router_cases):
+        out = router(image[None], net)
+        fast.append(float(out["fast_score"][0]))
+        refined.append(float(out["refined_score"][0]))
+        fast_ok.append(case_correct(out["fast_mean"][0], regions, "sigmoid"))
+        refined_ok.append(case_correct(out["mean"][0], regions, "sigmoid"))
+    report = fit_router_thresholds(fast, refined, fast_ok, refined_ok, target_error=0.5, review_budget=0.5)
+    save_router_file(folder / "models" / "router.json", router, report)
     return folder
 
 

@@ -6,6 +6,7 @@ subpackages import each other without cycles, and every Python file carries the 
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import re
 from pathlib import Path
@@ -120,3 +121,39 @@ def test_papers_cited_by_title_not_by_seed_number():
     offenders = sorted(f"{p.relative_to(REPO)}:{i}" for p in files
                        for i, line in enumerate(p.read_text(errors="replace").splitlines(), 1) if pattern.search(line))
     assert not offenders, offenders
+
+
+def _expand(name: str) -> list[str]:
+    """``pkg.{a,b}_x`` -> ``[pkg.a_x, pkg.b_x]``."""
+    match = re.search(r"\{([^}]*)\}", name)
+    if not match:
+        return [name]
+    return [n for part in match.group(1).split(",") for n in _expand(name[: match.start()] + part + name[match.end():])]
+
+
+def _resolve(name: str) -> None:
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return
+    raise ModuleNotFoundError(name)
+
+
+@pytest.mark.parametrize("doc", ["README.md", "bundles/dianet_brats_segmentation/docs/README.md",
+                                 "bundles/onconet_tcga_classification/docs/README.md"])
+def test_documented_names_are_importable(doc):
+    """Every ``monai_dianet...`` name the README and bundle docs write in backquotes exists where they say."""
+    names = set(re.findall(r"`(monai_dianet(?:\.[A-Za-z_{}, ]+)+)`", (REPO / doc).read_text()))
+    missing = []
+    for name in sorted(names):
+        for full in _expand(name.replace(" ", "")):
+            try:
+                _resolve(full)
+            except (ImportError, AttributeError) as err:
+                missing.append(f"{full} ({err})")
+    assert names and not missing, missing

@@ -43,3 +43,14 @@ def test_errors():
         resize_to(torch.rand(1, 1, 4, 4), (8, 8, 8))
     with pytest.raises(ValueError, match="cannot resize"):
         resize_to(torch.rand(1, 1, 2, 2, 2, 2), (4, 4, 4, 4))
+
+
+def test_traced_sizes_stay_symbolic():
+    """Under torch.jit.trace a size taken from another tensor's shape is recorded, not frozen (TorchScript export
+    of DIANet runs at other input sizes)."""
+
+    def up(x, ref):
+        return resize_to(x, ref.shape[2:], mode="nearest") + resize_to(x, ref.shape[2:])
+
+    traced = torch.jit.trace(up, (torch.rand(1, 1, 2, 2), torch.rand(1, 1, 4, 4)))
+    assert traced(torch.rand(1, 1, 3, 3), torch.rand(1, 1, 6, 6)).shape == (1, 1, 6, 6)

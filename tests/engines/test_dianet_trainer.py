@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from ignite.engine import Events
 from monai.bundle import ConfigParser
 from monai.handlers import MeanDice, StatsHandler, TensorBoardStatsHandler, from_engine
 from monai.losses import DiceCELoss

@@ -19,10 +19,13 @@ from monai_dianet.apps.pathology.annotations import (
 from monai_dianet.apps.pathology.data import (
     PATCH_META_KEYS,
     SlidePlan,
+    camelyon_datalist,
     patch_dataset,
     plan_slide,
+    plan_slides,
     sample_training_patches,
 )
+from monai_dianet.apps.pathology.engines import PatchHeadsInferer, PrepareHeadTargets, prepare_image_only
 from monai_dianet.apps.pathology.handlers import SlideHeatmapHandler
 from monai_dianet.apps.pathology.inference import HeatmapStitcher, SlideMaps, SlideOutputWriter
 from monai_dianet.apps.pathology.lesions import Lesion, detect_lesions, nms_detections
@@ -30,10 +33,13 @@ from monai_dianet.apps.pathology.metrics import (
     AnnotationMaskReader,
     CamelyonFROC,
     evaluate_slides,
+    plot_froc,
     slide_auc,
     true_category,
+    write_evaluation,
     write_slide_table,
 )
+from monai_dianet.apps.pathology.routing import SlideRouter, fit_router_on_validation, fit_slide_router
 from monai_dianet.apps.pathology.staging import (
     PN_STAGES,
     SLIDE_CATEGORIES,
@@ -49,10 +55,12 @@ from monai_dianet.apps.pathology.transforms import (
     MacenkoNormalize,
     MacenkoNormalized,
     PatchAnnotationMaskd,
+    PatchMetaToKeysd,
     RandHEDJitter,
     RandHEDJitterd,
     centre_label,
 )
+from monai_dianet.apps.pathology.workflow import load_router, require_checkpoint, split_entries
 from monai_dianet.apps.pathology.writers import (
     write_detections_csv,
     write_heatmap_tiff,

@@ -26,7 +26,15 @@ from monai_dianet.apps.pathology.tissue import TISSUE_MPP, tissue_mask
 from monai_dianet.apps.pathology.wsi import SlideInfo, read_slide_info, slide_reader
 from monai_dianet.utils.errors import InputError
 
-__all__ = ["SlidePlan", "plan_slide", "sample_training_patches", "patch_dataset", "PATCH_META_KEYS"]
+__all__ = [
+    "SlidePlan",
+    "plan_slide",
+    "plan_slides",
+    "sample_training_patches",
+    "patch_dataset",
+    "camelyon_datalist",
+    "PATCH_META_KEYS",
+]
 
 PATCH_META_KEYS = (ProbMapKeys.NAME.value, "annotation", "extent")
 """Entry keys copied into each patch's metadata: slide name, annotation file ("" when none), level-0 patch side."""
@@ -267,3 +275,74 @@ def patch_dataset(entries: Sequence[dict], transform: Callable | None = None) ->
         additional_meta_keys=PATCH_META_KEYS,
         reader=slide_reader(),
     )
+
+
+_SLIDE_SUFFIXES = (".tif", ".tiff", ".svs")
+
+
+def camelyon_datalist(root: str | os.PathLike) -> list[dict]:
+    """The slides of a CAMELYON-style folder, with their annotations and labels.
+
+    Slides are the ``.tif``/``.tiff``/``.svs`` files anywhere under ``root`` (hidden folders skipped); the ASAP XML
+    of a slide is the ``.xml`` file with the same stem anywhere under ``root`` (CAMELYON16: ``lesion_annotations/``,
+    the generator: ``annotations/``). A slide's label is ``tumor`` when it has an annotation, ``normal``
+    otherwise; a CAMELYON17 ``stage_labels.csv`` under ``root`` overrides it (any category but ``negative`` is
+    tumour) and gives the slide's ``category``.
+
+    Args:
+        root: the data folder.
+
+    Returns:
+        ``[{"case_id", "image", "annotation" (path or ""), "label" ("tumor"/"normal"), "category" (or "")}, ...]``
+        sorted by slide name.
+
+    Raises:
+        MissingInputError: ``root`` is not a folder.
+        InputError: no slide in it, two slides or two annotations with the same name, or an annotation without a
+            slide.
+    """
+    from monai_dianet.apps.pathology.staging import read_stage_labels
+    from monai_dianet.utils.errors import MissingInputError
+
+    root = os.path.abspath(os.fspath(root))
+    if not os.path.isdir(root):
+        raise MissingInputError(f"dataset_dir {root} is not a folder.")
+    slides: dict[str, str] = {}
+    xmls: dict[str, str] = {}
+    stage_files = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            stem, suffix = os.path.splitext(name)
+            path = os.path.join(folder, name)
+            target = slides if suffix.lower() in _SLIDE_SUFFIXES else xmls if suffix.lower() == ".xml" else None
+            if name == "stage_labels.csv":
+                stage_files.append(path)
+            if target is None:
+                continue
+            if stem in target:
+                raise InputError(f"{root}: two files named {stem!r} ({target[stem]} and {path}); names must be unique.")
+            target[stem] = path
+    if not slides:
+        raise InputError(f"dataset_dir {root} holds no slides (.tif, .tiff or .svs files).")
+    orphans = sorted(set(xmls) - set(slides))
+    if orphans:
+        raise InputError(f"{xmls[orphans[0]]}: annotation without a slide named {orphans[0]!r} under {root}.")
+    categories: dict[str, str] = {}
+    for path in stage_files:
+        categories.update(read_stage_labels(path)[0])
+    entries = []
+    for stem in sorted(slides):
+        category = categories.get(stem, "")
+        tumour = category not in ("", "negative") if category else stem in xmls
+        if tumour and stem not in xmls:
+            warnings.warn(f"{slides[stem]}: labelled {category!r} but has no annotation; no tumour patches or FROC "
+                          "targets come from it.", stacklevel=2)
+        entries.append({"case_id": stem, "image": slides[stem], "annotation": xmls.get(stem, ""),
+                        "label": "tumor" if tumour else "normal", "category": category})
+    return entries
+
+
+def plan_slides(entries: Sequence[dict], **kwargs) -> list[SlidePlan]:
+    """:func:`plan_slide` for datalist entries (``image``, ``annotation``) with the same settings (``kwargs``)."""
+    return [plan_slide(e["image"], annotation=e.get("annotation") or None, **kwargs) for e in entries]

@@ -39,6 +39,7 @@ class SlideHeatmapHandler:
         prob_key, uncertainty_key: keys inside a dict prediction.
         channel: tumour channel.
         name: logger name (default the engine's logger).
+        name_key, location_key: batch keys of the slide name and location (when present).
     """
 
     def __init__(
@@ -50,11 +51,14 @@ class SlideHeatmapHandler:
         uncertainty_key: str | None = "mutual_information",
         channel: int = -1,
         name: str | None = None,
+        name_key: str = "name",
+        location_key: str = "location",
     ) -> None:
         self.plans = list(plans)
         self.writer = writer
         self.pred_key, self.prob_key, self.uncertainty_key = pred_key, prob_key, uncertainty_key
         self.channel = int(channel)
+        self.name_key, self.location_key = name_key, location_key
         self.logger = logging.getLogger(name)
         self._name = name
         self.stitcher = HeatmapStitcher(self.plans)
@@ -82,40 +86,40 @@ class SlideHeatmapHandler:
             self.logger.error(f"slides with missing patches (no output written): {self.stitcher.pending}")
 
     def _tumour(self, value) -> torch.Tensor:
-        """The tumour channel of ``(C,)`` (classifier) or ``(C, h, w)`` (segmentation); other shapes as they are."""
+        """The tumour channel of ``(B, C)`` (classifier) or ``(B, C, h, w)`` (segmentation) predictions."""
         value = torch.as_tensor(value).detach().float()
-        return value[self.channel] if value.ndim in (1, 3) else value
+        return value[:, self.channel] if value.ndim in (2, 4) else value
 
-    def _items(self, engine) -> list[tuple[dict, Any]]:
+    def _batch(self, engine) -> tuple[list[str], torch.Tensor, Any]:
+        """Slide names, level-0 locations ``(B, 2)`` and predictions of the iteration, collated."""
         batch, output = engine.state.batch, engine.state.output
-        if isinstance(batch, dict):  # not decollated: split the batch here
+        if isinstance(batch, dict) and self.name_key in batch:  # PatchMetaToKeysd's keys, not decollated
+            return [str(n) for n in batch[self.name_key]], batch[self.location_key], output[self.pred_key]
+        if isinstance(batch, dict):  # not decollated: metadata of the batch's MetaTensor
             meta = batch["image"].meta
-            preds = output[self.pred_key]
-            count = len(meta[ProbMapKeys.NAME.value])
-            items = []
-            for i in range(count):
-                pred = {k: v[i] for k, v in preds.items()} if isinstance(preds, dict) else preds[i]
-                location = meta[WSIPatchKeys.LOCATION.value]
-                location = [location[0][i], location[1][i]] if isinstance(location, (list, tuple)) else location[i]
-                items.append(({"name": meta[ProbMapKeys.NAME.value][i], "location": location}, pred))
-            return items
-        return [
-            (
-                {"name": b["image"].meta[ProbMapKeys.NAME.value], "location": b["image"].meta["location"]},
-                o[self.pred_key],
-            )
-            for b, o in zip(batch, output)
-        ]
+            names = [str(n) for n in meta[ProbMapKeys.NAME.value]]
+            location = meta[WSIPatchKeys.LOCATION.value]
+            if isinstance(location, (list, tuple)):  # a location collated per coordinate
+                location = torch.stack([torch.as_tensor(c) for c in location], 1)
+            return names, torch.as_tensor(location), output[self.pred_key]
+        if self.name_key in batch[0]:
+            names = [str(b[self.name_key]) for b in batch]
+            locations = torch.stack([torch.as_tensor(b[self.location_key]) for b in batch])
+        else:
+            names = [str(b["image"].meta[ProbMapKeys.NAME.value]) for b in batch]
+            locations = torch.stack([torch.as_tensor(b["image"].meta[WSIPatchKeys.LOCATION.value]) for b in batch])
+        preds = [o[self.pred_key] for o in output]
+        if isinstance(preds[0], dict):
+            return names, locations, {k: torch.stack([torch.as_tensor(p[k]) for p in preds]) for k in preds[0]}
+        return names, locations, torch.stack([torch.as_tensor(p) for p in preds])
 
     def __call__(self, engine) -> None:
-        for meta, pred in self._items(engine):
-            if isinstance(pred, dict):
-                prob = self._tumour(pred[self.prob_key])
-                unc = pred.get(self.uncertainty_key) if self.uncertainty_key else None
-                unc = None if unc is None else self._tumour(unc)
-            else:
-                prob, unc = self._tumour(pred), None
-            location = [float(v) for v in torch.as_tensor(meta["location"]).reshape(-1)[:2]]
-            maps = self.stitcher.add(str(meta["name"]), location, prob, unc)
-            if maps is not None:
-                self._done(maps)
+        names, locations, pred = self._batch(engine)
+        if isinstance(pred, dict):
+            prob = self._tumour(pred[self.prob_key])
+            unc = pred.get(self.uncertainty_key) if self.uncertainty_key else None
+            unc = None if unc is None else self._tumour(unc)
+        else:
+            prob, unc = self._tumour(pred), None
+        for maps in self.stitcher.add_batch(names, locations, prob, unc):
+            self._done(maps)

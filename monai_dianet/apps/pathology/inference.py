@@ -54,15 +54,18 @@ class SlideMaps:
     covered: np.ndarray
 
 
-def _as_map(value, size: int) -> torch.Tensor:
-    """A patch prediction (scalar, ``(h, w)`` or ``(1, h, w)``) as a ``(size, size)`` map over the patch."""
-    value = torch.as_tensor(value, dtype=torch.float32).detach().cpu()
-    if value.numel() == 1:
-        return value.reshape(1, 1).expand(size, size)
-    value = value.reshape(1, 1, *value.shape[-2:])
-    mode = "area" if size <= value.shape[-1] else "bilinear"
+def _as_maps(values, size: int) -> np.ndarray:
+    """Patch predictions ``(B,)`` (one value per patch) or ``(B, h, w)`` as ``(B, size, size)`` maps over each patch
+    (area averaging when shrinking, bilinear when enlarging), in one call for the batch."""
+    values = torch.as_tensor(values, dtype=torch.float32).detach().cpu()
+    if values.ndim == 1:
+        return values[:, None, None].expand(-1, size, size).numpy()
+    values = values[:, None]
+    if values.shape[-2:] == (size, size):
+        return values[:, 0].numpy()
+    mode = "area" if size <= values.shape[-1] else "bilinear"
     kwargs = {} if mode == "area" else {"align_corners": False}
-    return F.interpolate(value, size=(size, size), mode=mode, **kwargs)[0, 0]
+    return F.interpolate(values, size=(size, size), mode=mode, **kwargs)[:, 0].numpy()
 
 
 class HeatmapStitcher:
@@ -105,7 +108,7 @@ class HeatmapStitcher:
         Args:
             name: slide name.
             location: level-0 ``(row, col)`` of the patch's top-left corner.
-            prob: tumour probability: a scalar (classifier) or an ``(h, w)`` / ``(1, h, w)`` map over the patch.
+            prob: tumour probability: a scalar (classifier) or an ``(h, w)`` map over the patch.
             uncertainty: the same for the uncertainty, or None.
 
         Returns:
@@ -114,25 +117,57 @@ class HeatmapStitcher:
         Raises:
             KeyError: an unknown slide, or more patches than its grid has.
         """
-        if name not in self.plans or self.remaining[name] <= 0:
-            raise KeyError(f"no pending patches of slide {name!r}.")
-        plan = self.plans[name]
-        shape = plan.heatmap_shape
-        if name not in self._sums:
-            self._sums[name] = np.zeros((2, *shape), dtype=np.float64)
-            self._counts[name] = np.zeros(shape, dtype=np.int32)
-        d = plan.heatmap_downsample
-        size = max(1, int(round(plan.extent / d)))
-        r0, c0 = (int(round(float(v) / d)) for v in location[:2])
-        r1, c1 = min(r0 + size, shape[0]), min(c0 + size, shape[1])
-        if r1 > r0 and c1 > c0:
-            self._sums[name][0, r0:r1, c0:c1] += _as_map(prob, size)[: r1 - r0, : c1 - c0].numpy()
-            if uncertainty is not None:
-                self._sums[name][1, r0:r1, c0:c1] += _as_map(uncertainty, size)[: r1 - r0, : c1 - c0].numpy()
-            self._counts[name][r0:r1, c0:c1] += 1
-        self.remaining[name] -= 1
-        self._has_uncertainty |= uncertainty is not None
-        return self._finish(name) if self.remaining[name] == 0 else None
+        def one(value) -> torch.Tensor:
+            value = torch.as_tensor(value, dtype=torch.float32)
+            return value.reshape(1) if value.numel() == 1 else value.reshape(1, *value.shape[-2:])
+
+        done = self.add_batch([name], [location], one(prob), None if uncertainty is None else one(uncertainty))
+        return done[0] if done else None
+
+    def add_batch(self, names: Sequence[str], locations, probs, uncertainties=None) -> list[SlideMaps]:
+        """Add a batch of patch predictions (any mix of slides); resizing is done once per slide in the batch.
+
+        Args:
+            names: slide name of each patch.
+            locations: ``(B, 2)`` level-0 ``(row, col)`` top-left corners.
+            probs: ``(B,)`` (classifier) or ``(B, h, w)`` tumour probabilities.
+            uncertainties: the same shape for the uncertainty, or None.
+
+        Returns:
+            the :class:`SlideMaps` of the slides this batch completed (often none).
+
+        Raises:
+            KeyError: an unknown slide, or more patches than its grid has.
+        """
+        locations = np.asarray(torch.as_tensor(locations).cpu(), dtype=np.float64).reshape(len(names), -1)
+        finished = []
+        for name in dict.fromkeys(names):
+            index = [i for i, n in enumerate(names) if n == name]
+            if name not in self.plans or self.remaining[name] < len(index):
+                raise KeyError(f"no pending patches of slide {name!r} for {len(index)} more.")
+            plan = self.plans[name]
+            shape = plan.heatmap_shape
+            if name not in self._sums:
+                self._sums[name] = np.zeros((2, *shape), dtype=np.float64)
+                self._counts[name] = np.zeros(shape, dtype=np.int32)
+            d = plan.heatmap_downsample
+            size = max(1, int(round(plan.extent / d)))
+            prob_maps = _as_maps(torch.as_tensor(probs)[index], size)
+            unc_maps = None if uncertainties is None else _as_maps(torch.as_tensor(uncertainties)[index], size)
+            sums, counts = self._sums[name], self._counts[name]
+            for k, i in enumerate(index):
+                r0, c0 = (int(round(v / d)) for v in locations[i, :2])
+                r1, c1 = min(r0 + size, shape[0]), min(c0 + size, shape[1])
+                if r1 > r0 and c1 > c0:
+                    sums[0, r0:r1, c0:c1] += prob_maps[k, : r1 - r0, : c1 - c0]
+                    if unc_maps is not None:
+                        sums[1, r0:r1, c0:c1] += unc_maps[k, : r1 - r0, : c1 - c0]
+                    counts[r0:r1, c0:c1] += 1
+            self.remaining[name] -= len(index)
+            self._has_uncertainty |= uncertainties is not None
+            if self.remaining[name] == 0:
+                finished.append(self._finish(name))
+        return finished
 
     def _finish(self, name: str) -> SlideMaps:
         plan = self.plans[name]

@@ -12,7 +12,9 @@ instead (no level-0 mask file of 10^10 pixels), and :class:`CamelyonFROC` also r
 from __future__ import annotations
 
 import csv
+import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -40,6 +42,8 @@ __all__ = [
     "slide_auc",
     "evaluate_slides",
     "write_slide_table",
+    "write_evaluation",
+    "plot_froc",
 ]
 
 
@@ -204,11 +208,14 @@ def evaluate_slides(
                 "decision": (record.get("routing") or {}).get("decision"),
             }
         )
+        with warnings.catch_warnings():  # a missing mpp was reported at inference; the record holds the value used
+            warnings.simplefilter("ignore")
+            info = read_slide_info(record["file"], fallback_mpp=record["mpp"])
         froc_data.append(
             {
                 "prob_map": record["files"]["heatmap_npy"],
                 "annotation": gt.get("annotation"),
-                "slide": record["file"],
+                "slide": info,
                 "level": record["heatmap_level"],
             }
         )
@@ -245,3 +252,82 @@ def write_slide_table(path: str | os.PathLike, rows: Sequence[Mapping]) -> str:
             writer.writeheader()
             writer.writerows(rows)
     return path
+
+
+def plot_froc(path: str | os.PathLike, froc: Mapping, title: str = "") -> str | None:
+    """Save the FROC curve (sensitivity against false positives per slide, log axis) as PNG; None without one."""
+    if not froc or not froc.get("fps_per_image"):
+        return None
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fps, sens = np.asarray(froc["fps_per_image"]), np.asarray(froc["total_sensitivity"])
+    ax.step(np.maximum(fps, 1e-3), sens, where="post")
+    for t, s in (froc.get("sensitivities") or {}).items():
+        ax.plot(float(t), s, "o", color="tab:red", ms=3)
+    ax.set_xscale("log")
+    ax.set_xlim(0.1, 10)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false positives per slide")
+    ax.set_ylabel("lesion sensitivity")
+    score = froc.get("froc")
+    ax.set_title(f"{title} FROC {score:.3f}" if score is not None else title)
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=120)
+    plt.close(fig)
+    return os.fspath(path)
+
+
+def write_evaluation(
+    output_dir: str | os.PathLike,
+    records: Sequence[Mapping],
+    entries: Sequence[Mapping],
+    split: str,
+    checkpoint: str,
+    router_file: str | None,
+    patch_metrics: Mapping[str, float] | None = None,
+) -> tuple[dict, list[dict]]:
+    """Evaluate slide records against their datalist entries and write ``metrics.json``, ``slides.csv`` and
+    ``froc.png`` into ``output_dir``.
+
+    Args:
+        output_dir: folder (created if missing).
+        records: slide records (:class:`~monai_dianet.apps.pathology.inference.SlideOutputWriter`).
+        entries: datalist entries of the evaluated slides (``case_id``, ``annotation``, ``label``, ``category``).
+        split: name of the evaluated split (written into the summary).
+        checkpoint: the model file used.
+        router_file: the router file used (None: no routing).
+        patch_metrics: patch-level metrics to include (e.g. ``{"patch_auc": ..., "patch_dice": ...}``).
+
+    Returns:
+        ``(summary, rows)``: the summary written to ``metrics.json`` and the per-slide rows of ``slides.csv``.
+
+    Raises:
+        InputError: a slide of ``entries`` has no record (its inference did not finish).
+    """
+    from monai_dianet.utils.errors import InputError
+
+    os.makedirs(output_dir, exist_ok=True)
+    truth = {e["case_id"]: {"annotation": e.get("annotation") or None, "label": int(e["label"] == "tumor")}
+             for e in entries}
+    missing = sorted(set(truth) - {r["slide"] for r in records})
+    if missing:
+        raise InputError(f"no inference output for slides {missing}; see the log for the slide that failed.")
+    stages = {e["case_id"]: e["category"] for e in entries if e.get("category")}
+    summary, rows = evaluate_slides(records, truth, stage_labels=stages or None)
+    decisions = [r["decision"] for r in rows if r["decision"]]
+    summary = {
+        "split": split,
+        "slides": len(rows),
+        "tumour_slides": sum(r["label"] for r in rows),
+        "checkpoint": os.path.abspath(checkpoint),
+        "router_file": os.path.abspath(router_file) if router_file else None,
+        **{k: float(v) for k, v in (patch_metrics or {}).items()},
+        **{k: v for k, v in summary.items() if k != "slides"},
+        "routing": {d: decisions.count(d) for d in ("accept", "review")} if decisions else None,
+    }
+    write_slide_table(os.path.join(output_dir, "slides.csv"), rows)
+    plot_froc(os.path.join(output_dir, "froc.png"), summary["froc"], title=f"{split} slides:")
+    with open(os.path.join(output_dir, "metrics.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary, rows

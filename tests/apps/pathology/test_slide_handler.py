@@ -11,7 +11,14 @@ from monai.data import DataLoader
 from monai.engines import SupervisedEvaluator
 from monai.transforms import Compose, Resized, ScaleIntensityRanged
 
-from monai_dianet.apps.pathology import SlideHeatmapHandler, SlideOutputWriter, patch_dataset, plan_slide
+from monai_dianet.apps.pathology import (
+    PatchMetaToKeysd,
+    SlideHeatmapHandler,
+    SlideOutputWriter,
+    patch_dataset,
+    plan_slide,
+    prepare_image_only,
+)
 from monai_dianet.inferers import MCDropoutInferer
 
 
@@ -26,13 +33,13 @@ class DarkNet(torch.nn.Module):
         return self.drop(10.0 * (0.6 - x.mean(1, keepdim=True)))
 
 
-@pytest.mark.parametrize("decollate", [True, False])
-def test_evaluator_writes_every_slide(camelyon_slides, tmp_path, decollate):
+@pytest.mark.parametrize("decollate, meta_keys", [(True, False), (False, True)])
+def test_evaluator_writes_every_slide(camelyon_slides, tmp_path, decollate, meta_keys):
     plans = [plan_slide(e["slide"], 4.0, 32, heatmap_level=3, annotation=e["annotation"]) for e in camelyon_slides]
     entries = [entry for plan in plans for entry in plan.entries()]
     transform = Compose(
-        [Resized("image", (32, 32), mode="bilinear", anti_aliasing=True),
-         ScaleIntensityRanged("image", 0, 255, 0, 1)]
+        [PatchMetaToKeysd("image")] * meta_keys
+        + [Resized("image", (32, 32), mode="bilinear", anti_aliasing=True), ScaleIntensityRanged("image", 0, 255, 0, 1)]
     )
     loader = DataLoader(patch_dataset(entries, transform), batch_size=16, num_workers=2)
     writer = SlideOutputWriter(tmp_path, router=lambda u: {"decision": "review" if u > 0.01 else "accept"})
@@ -42,6 +49,7 @@ def test_evaluator_writes_every_slide(camelyon_slides, tmp_path, decollate):
         val_data_loader=loader,
         network=DarkNet(),
         inferer=MCDropoutInferer(num_samples=4, activation="sigmoid", seed=0),
+        prepare_batch=prepare_image_only,
         decollate=decollate,
     )
     handler.attach(evaluator)

@@ -23,7 +23,7 @@ from monai_dianet.bundle import (
     verify_bundle_metadata,
     verify_bundle_net,
 )
-from monai_dianet.data.synthetic import generate_brats
+from monai_dianet.data.synthetic import generate_brats, generate_camelyon
 
 BUNDLES_DIR = Path(__file__).resolve().parents[2] / "bundles"
 
@@ -53,7 +53,21 @@ def brats(tmp_path: Path) -> dict:
     }
 
 
-BUNDLES = {"dianet_brats_segmentation": brats}
+def camelyon(tmp_path: Path) -> dict:
+    bundle = BUNDLES_DIR / "dianet_camelyon_segmentation"
+    generate_camelyon(tmp_path / "data", num=2, seed=0, size=1024, mpp=4.0, tumor_fraction=0.5)
+    return {
+        "bundle": bundle,
+        "override": {"bundle_root": str(tmp_path)},
+        "ckpt": _random_weights(bundle, tmp_path),
+        "input_shape": (1, 3, 64, 64),
+        "test_shapes": [(4, 3, 64, 64)],  # traced for one patch size (the bundle reads fixed patches)
+        "train": {"dataset_dir": str(tmp_path / "data"), "num_workers": 0, "val_fraction": 0.5, "val_patches": 8,
+                  "test_fraction": 0.0, "num_patches": 8, "patch_size": 32},
+    }
+
+
+BUNDLES = {"dianet_brats_segmentation": brats, "dianet_camelyon_segmentation": camelyon}
 
 
 @pytest.fixture(params=sorted(BUNDLES))

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 from ..utils.errors import InputError
 
-__all__ = ["EpisodeRecord", "PolicyFn", "run_episode", "evaluate_cohort", "summarize_episodes"]
+__all__ = ["EpisodeRecord", "PolicyFn", "run_episode", "evaluate_cohort", "summarize_episodes", "ratios_to_reference"]
 
 PolicyFn = Callable[[np.ndarray, dict], int]
 """A policy: ``(observation, info) -> action``; ``info`` is the environment's latest info dict (with ``cycle``)."""
@@ -108,3 +108,18 @@ def summarize_episodes(records: Sequence[EpisodeRecord]) -> dict[str, float]:
         "cumulative_exposure": float(np.mean([r.cumulative_exposure for r in records])),
         "hospitalisations": float(np.mean([r.hospitalisations for r in records])),
     }
+
+
+def ratios_to_reference(summary: Mapping[str, float], reference: Mapping[str, float]) -> dict[str, float | None]:
+    """Ratios ``summary[k] / reference[k]`` of the outcome figures of :func:`summarize_episodes`.
+
+    A ratio is None where the reference is not positive (a ratio to a negative return has no meaning); the
+    difference ``summary[k] - reference[k]`` is given beside every ratio.
+    """
+    out: dict[str, float | None] = {}
+    for key in ("mean_return", "p10_return", "survival_rate", "final_tumour_ratio", "cumulative_toxicity",
+                "cumulative_exposure", "hospitalisations"):
+        ref, value = float(reference[key]), float(summary[key])
+        out[key] = value / ref if ref > 0 else None
+        out[f"{key}_difference"] = value - ref
+    return out

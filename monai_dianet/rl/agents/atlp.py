@@ -176,7 +176,8 @@ def _take_action(quantiles: torch.Tensor, actions: torch.Tensor) -> torch.Tensor
 
 
 class QuantileQNetwork(nn.Module):
-    """The trained quantile network as a plain module: observations ``(B, obs_dim)`` -> ``(B, n_quantiles, n_actions)``.
+    """The trained quantile network as a plain module: observations ``(B, obs_dim)`` (or ``(B, 1, obs_dim)``, as
+    MONAI's bundle checks build inputs) -> return quantiles ``(B, n_quantiles, n_actions)``.
 
     Same submodules (``features_extractor``, ``quantile_net``) and state-dict keys as the quantile network of an
     :class:`ATLP` (or QR-DQN with :class:`MultimodalStateEncoder`) policy, so ``load_state_dict`` takes
@@ -216,5 +217,6 @@ class QuantileQNetwork(nn.Module):
         self.num_actions = int(num_actions)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        out = self.quantile_net(self.features_extractor(observations.float()))
+        flat = observations.float().reshape(observations.shape[0], -1)
+        out = self.quantile_net(self.features_extractor(flat))
         return out.view(-1, self.num_quantiles, self.num_actions)

@@ -128,5 +128,3 @@ def test_bad_input_is_one_line(tmp_path):
     assert lines and "train first" in lines[0] and "Traceback" not in proc.stderr
     proc = _run(root, ["train"], "--dataset_dir", str(tmp_path / "missing"), ok=False)
     assert proc.returncode != 0 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr
-    proc = _run(root, ["train"], "--synthetic_cases", "8", "--val_fraction", "1.5", ok=False)
-    assert proc.returncode != 0 and "val_fraction" in proc.stderr and "Traceback" not in proc.stderr

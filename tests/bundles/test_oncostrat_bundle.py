@@ -26,6 +26,7 @@ def _copy_bundle(dst: Path) -> Path:
 
 
 def _run(root: Path, configs: list[str], *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    """``python -m monai.bundle run`` as a user types it."""
     files = [str(root / "configs" / f"{c}.json") for c in configs]
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--bundle_root", str(root), "--config_file",
            files[0] if len(files) == 1 else str(files), "--meta_file", str(root / "configs" / "metadata.json"),
@@ -37,13 +38,44 @@ def _run(root: Path, configs: list[str], *args: str, ok: bool = True) -> subproc
     return proc
 
 
+_MANY = """
+import ast, json, sys
+from monai.bundle import run
+for configs, overrides in json.loads(sys.argv[1]):
+    run(config_file=configs, **{k: ast.literal_eval(v) if v[:1] in "0123456789-[" else v for k, v in overrides.items()})
+"""
+
+
+def _run_many(root: Path, runs: list[tuple[list[str], list[str]]]) -> subprocess.CompletedProcess:
+    """Several ``monai.bundle run`` calls in one process (the package is imported once: a faster test)."""
+    jobs = []
+    for configs, args in runs:
+        files = [str(root / "configs" / f"{c}.json") for c in configs]
+        overrides = dict(zip(args[::2], args[1::2]))
+        overrides = {k.lstrip("-"): v for k, v in overrides.items()}
+        overrides.update(bundle_root=str(root), meta_file=str(root / "configs" / "metadata.json"),
+                         logging_file=str(root / "configs" / "logging.conf"))
+        jobs.append((files, overrides))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-c", _MANY, json.dumps(jobs)], capture_output=True, text=True,
+                          timeout=900, env=env, cwd=root)
+    assert proc.returncode == 0, f"bundle runs failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = _copy_bundle(tmp_path_factory.mktemp("oncostrat"))
-    _run(root, ["train"], *SMALL, "--total_timesteps", "200")
-    history = json.loads((root / "models" / "policy_last.zip.history.json").read_text())
-    assert [h["timesteps"] for h in history["validation"]] == [100, 200]
-    proc = _run(root, ["train"], *SMALL, "--total_timesteps", "300")  # resumes from policy_last.zip
+    from monai_dianet.data.synthetic.tcga import generate_tcga
+
+    tmp = tmp_path_factory.mktemp("oncostrat")
+    root = _copy_bundle(tmp)
+    generate_tcga(tmp / "new", num=4, seed=7, num_genes=90, patches_per_case=1, patch_size=16, progress=False)
+    proc = _run_many(root, [
+        (["train"], [*SMALL, "--total_timesteps", "200"]),
+        (["train"], [*SMALL, "--total_timesteps", "300"]),  # resumes from policy_last.zip
+        (["inference", "evaluate"], [*SMALL, "--max_figures", "2"]),
+        (["inference"], [*SMALL, "--dataset_dir", str(tmp / "new"), "--output_dir", str(tmp / "rec")]),
+    ])
     assert "resuming from" in proc.stdout + proc.stderr
     return root
 
@@ -51,6 +83,8 @@ def trained(tmp_path_factory):
 @pytest.mark.slow
 def test_train_writes_model_curves_and_config(trained):
     models, out = trained / "models", trained / "eval"
+    history = json.loads((models / "policy_last.zip.history.json").read_text())
+    assert [h["timesteps"] for h in history["validation"]] == [100, 200, 300]
     for name in ("model.pt", "policy_best.zip", "policy_last.zip", "policy_config.json"):
         assert (models / name).is_file(), name
     config = json.loads((models / "policy_config.json").read_text())
@@ -64,8 +98,7 @@ def test_train_writes_model_curves_and_config(trained):
 
 
 @pytest.mark.slow
-def test_evaluate_on_test_patients_and_inference_records(trained, tmp_path):
-    _run(trained, ["inference", "evaluate"], *SMALL, "--max_figures", "2")
+def test_evaluate_on_test_patients_and_inference_records(trained):
     out = trained / "eval"
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((trained / "models" / "policy_config.json").read_text())
@@ -76,13 +109,10 @@ def test_evaluate_on_test_patients_and_inference_records(trained, tmp_path):
     records = sorted((out / "records").glob("TCGA-*.json"))
     assert {r.stem for r in records} == set(config["split"]["test"])
     # inference on a new cohort: every patient, one JSON record per patient with every decision
-    from monai_dianet.data.synthetic.tcga import generate_tcga
-
-    generate_tcga(tmp_path / "new", num=4, seed=7, num_genes=90, patches_per_case=1, patch_size=16, progress=False)
-    _run(trained, ["inference"], *SMALL, "--dataset_dir", str(tmp_path / "new"), "--output_dir", str(tmp_path / "rec"))
-    summary = json.loads((tmp_path / "rec" / "summary.json").read_text())
+    rec = trained.parent / "rec"
+    summary = json.loads((rec / "summary.json").read_text())
     assert summary["split"] == "all" and summary["episodes"] == 4
-    record = json.loads(next((tmp_path / "rec").glob("TCGA-*.json")).read_text())
+    record = json.loads(next(rec.glob("TCGA-*.json")).read_text())
     step = record["recommendations"][0]
     assert len(step["actions"]) == 7 and all(len(a["quantiles"]) == 25 for a in step["actions"])
     assert step["recommended_label"] == step["actions"][step["recommended_action"]]["label"]

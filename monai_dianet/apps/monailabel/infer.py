@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
 from monai.transforms import Compose, Invertd
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
@@ -152,9 +153,9 @@ class DIANetInferTask(BasicInferTask):
                 mc = router.refine_inferer(x, network)
         else:
             mc = out
-        unc = mc["entropy"][0].float().cpu()
-        data["pred"] = out["mean"][0].float().cpu()
-        data["uncertainty"] = unc
+        # Invertd only inverts MetaTensors: the router's outputs are plain tensors
+        data["pred"] = MetaTensor(out["mean"][0].float().cpu())
+        data["uncertainty"] = MetaTensor(mc["entropy"][0].float().cpu())
         data["acwi"] = record
         data["case_uncertainty"] = float(case_uncertainty(mc["entropy"].float(), router.score_reduction)[0])
         return data

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from monai_dianet.metrics import (
+    RunningUncertainty,
     case_uncertainty,
     expected_aleatoric,
     expected_entropy,
@@ -82,3 +83,30 @@ def test_expected_aleatoric_and_case_reductions():
     assert torch.allclose(case_uncertainty(m, "mean", mask=mask), torch.tensor([1.5, 0.0]))
     with pytest.raises(ValueError):
         case_uncertainty(m, "median")
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+def test_running_uncertainty_equals_stacked_maps(activation):
+    logits = torch.randn(6, 2, 3, 4, 5) * 2
+    logvar = torch.randn(6, 2, 3, 4, 5)
+    acc = RunningUncertainty(activation)
+    for t in range(6):
+        acc.add(logits[t], logvar[t])
+    act = (lambda z: torch.softmax(z, 2)) if activation == "softmax" else torch.sigmoid
+    ref = uncertainty_maps(act(logits), activation, logvar_samples=logvar)
+    out = acc.moments()
+    assert acc.count == 6 and set(out) == set(ref)
+    for key in ref:
+        assert torch.allclose(out[key], ref[key], atol=1e-5), key
+    assert "entropy" not in acc.moments(with_entropy=False)
+
+
+def test_running_uncertainty_errors():
+    acc = RunningUncertainty()
+    with pytest.raises(ValueError, match="no prediction"):
+        acc.moments()
+    acc.add(torch.randn(1, 3, 4))
+    with pytest.raises(ValueError, match="shape"):
+        acc.add(torch.randn(1, 3, 5))
+    with pytest.raises(ValueError, match="log-variance"):
+        acc.add(torch.randn(1, 3, 4), torch.zeros(1, 3, 4))

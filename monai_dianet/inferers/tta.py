@@ -80,8 +80,8 @@ class TTAInferer(UncertaintyInferer):
     """Predict augmented copies of the input, map each prediction back onto the input grid, and reduce them.
 
     Augmentation ``k`` (``k = 0 .. num_augmentations - 1``) is ``transform`` with its random state set to
-    ``seed + k`` before every case of the batch, so every case gets the same augmentation ``k`` and results are
-    reproducible. Its spatial part is inverted on the prediction (logits and, for heteroscedastic heads, the
+    ``seed + k`` (before every case, or once for the batch with ``batched``), so every case gets the same
+    augmentation ``k`` and results are reproducible. Its spatial part is inverted on the prediction (logits and, for heteroscedastic heads, the
     log-variance) through MONAI's ``inverse`` and the ``MetaTensor`` trace of the augmented input, so the maps are
     aligned with the input voxel for voxel; intensity transforms need no inversion. Classification outputs
     ``(B, C)`` need none either. The maps are those of :class:`~monai_dianet.inferers.UncertaintyInferer`:
@@ -100,6 +100,11 @@ class TTAInferer(UncertaintyInferer):
         inferer: optional inner inferer (e.g. ``SlidingWindowInferer``): the windows are augmented and inverted.
         seed: base random seed of the augmentations.
         task: which head of a ``DIANetOutput`` to use; default the main head.
+        batched: apply each augmentation once to the whole batch seen as one ``(B * C, *spatial)`` image (the same
+            parameters for every case, as case by case; much less overhead for many small cases), and invert it
+            once. Right for spatial transforms and intensity changes that use no image statistics; transforms
+            that do (e.g. ``RandAdjustContrast``, ``NormalizeIntensity``) need ``False`` (case by case).
+            ``None``: True for the default transform, False for a given one.
 
     Raises:
         ValueError: ``num_augmentations < 1``, or a spatial transform that MONAI cannot invert.
@@ -120,6 +125,7 @@ class TTAInferer(UncertaintyInferer):
         inferer: Inferer | Callable | None = None,
         seed: int = 0,
         task: str | None = None,
+        batched: bool | None = None,
     ) -> None:
         super().__init__(activation, inferer, task)
         if int(num_augmentations) < 1:
@@ -133,6 +139,7 @@ class TTAInferer(UncertaintyInferer):
         self.num_augmentations = int(num_augmentations)
         self.include_original = bool(include_original)
         self.seed = int(seed)
+        self.batched = batched
         self._defaults: dict[int, Compose] = {}
 
     @property
@@ -160,22 +167,26 @@ class TTAInferer(UncertaintyInferer):
         if self.include_original:
             yield self.run(network, x, *args, **kwargs)
         transform = self._transform_for(x.ndim - 2)
+        batched = self.transform is None if self.batched is None else self.batched
+        # one "case" per transform call: the whole batch as one (B * C, *spatial) image, or each case
+        groups = [x.reshape(1, -1, *x.shape[2:])] if batched else [case[None] for case in x]
         for k in range(self.num_augmentations):
             augmented = []
-            for case in x:
+            for group in groups:
                 self._reseed(transform, self.seed + k)
-                augmented.append(transform(MetaTensor(case)))
-            batch = torch.stack([a.as_tensor() for a in augmented]).to(device=x.device, dtype=x.dtype)
-            logits, logvar = self.run(network, batch, *args, **kwargs)
+                augmented.append(transform(MetaTensor(group[0])))
+            batch = torch.cat([a.as_tensor().reshape(-1, x.shape[1], *a.shape[1:]) for a in augmented])
+            logits, logvar = self.run(network, batch.to(device=x.device, dtype=x.dtype), *args, **kwargs)
             if logits.ndim == x.ndim and isinstance(transform, (Compose, InvertibleTransform)):  # back onto x's grid
                 both = logits if logvar is None else torch.cat([logits, logvar], 1)
+                chunks = [both.reshape(-1, *both.shape[2:])] if batched else list(both)
                 back = []
-                for out, aug in zip(both, augmented):
+                for out, aug in zip(chunks, augmented):
                     pred = MetaTensor(out)
                     pred.applied_operations = copy.deepcopy(aug.applied_operations)
                     inverted = transform.inverse(pred)
                     back.append(inverted.as_tensor() if isinstance(inverted, MetaTensor) else inverted)
-                both = torch.stack(back)
+                both = torch.cat([b.reshape(-1, both.shape[1], *b.shape[1:]) for b in back])
                 c = logits.shape[1]
                 logits, logvar = both[:, :c], (both[:, c:] if logvar is not None else None)
             yield logits, logvar

@@ -10,7 +10,7 @@ import torch.nn as nn
 from monai.inferers import SlidingWindowInferer
 from monai.transforms import Compose, Rand2DElastic, RandFlip
 
-from monai_dianet.inferers import TTAInferer
+from monai_dianet.inferers import TTAInferer, default_tta_transform
 from monai_dianet.metrics import uncertainty_maps
 
 
@@ -113,3 +113,14 @@ def test_errors():
         TTAInferer(num_augmentations=0)
     with pytest.raises(ValueError, match="invertible"):
         TTAInferer(Compose([Rand2DElastic(spacing=4, magnitude_range=(1, 2), prob=1.0)]))
+
+
+def test_batched_augmentation_equals_case_by_case():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1)).eval()
+    x = torch.randn(3, 2, 16, 12)
+    with torch.no_grad():
+        per_case = TTAInferer(default_tta_transform(2), num_augmentations=3, seed=4)(x, net)  # given: case by case
+        batched = TTAInferer(num_augmentations=3, seed=4)(x, net)  # the default transform: batched
+    for key in per_case:
+        assert torch.allclose(per_case[key], batched[key], atol=1e-5), key

@@ -13,6 +13,7 @@ import torch
 from monai.data import MetaTensor
 from monai.engines import SupervisedTrainer
 from monai.engines.utils import IterationEvents, default_metric_cmp_fn, default_prepare_batch
+from monai.engines.workflow import Workflow
 from monai.inferers import Inferer
 from monai.transforms import Transform
 from monai.utils import IgniteInfo, min_version, optional_import
@@ -21,6 +22,7 @@ from torch.optim.optimizer import Optimizer
 from torch.utils.data import DataLoader
 
 from monai_dianet.handlers.loss_parts import LOSS_PARTS_PREFIX
+from monai_dianet.utils.precision import resolve_precision, to_float32
 
 if TYPE_CHECKING:
     from ignite.engine import EventEnum
@@ -93,11 +95,19 @@ class DIANetTrainer(SupervisedTrainer):
     ``find_unused_parameters=True`` when some outputs feed no loss term (e.g. DIANet's ``prior_logits`` without
     a prior weight).
 
+    Precision: ``amp`` takes MONAI's boolean or a precision option (``"auto"``, ``"fp32"``, ``"bf16"``, ``"fp16"``,
+    resolved for ``device`` by :func:`~monai_dianet.utils.resolve_precision`), on CPU as on CUDA. The forward
+    pass runs under ``torch.autocast`` in that dtype and its output is cast to float32 before the loss, so losses
+    and metrics are computed in float32; fp16 adds a gradient scaler (``engine.scaler``), bf16 needs none.
+
     Args:
         device, max_epochs, train_data_loader, network, optimizer, epoch_length, non_blocking, prepare_batch,
         iteration_update, postprocessing, key_train_metric, additional_metrics, metric_cmp_fn, train_handlers,
-        amp, event_names, event_to_attr, decollate, optim_set_to_none, to_kwargs, amp_kwargs, compile,
-        compile_kwargs, accumulation_steps: as in :class:`monai.engines.SupervisedTrainer`.
+        event_names, event_to_attr, decollate, optim_set_to_none, to_kwargs, compile, compile_kwargs,
+        accumulation_steps: as in :class:`monai.engines.SupervisedTrainer`.
+        amp: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``; ``True`` means ``"auto"``, ``False`` (default)
+            ``"fp32"``.
+        amp_kwargs: further ``torch.autocast`` arguments (e.g. ``cache_enabled``); the dtype comes from ``amp``.
         loss_function: ``loss(output, target)``; with ``loss_input="output"`` it receives the full network
             output (a ``DIANetOutput``), with ``"main"`` the main head tensor (for plain MONAI losses).
         inferer: calls the network during training; it must pass keyword arguments to the network and return
@@ -108,6 +118,7 @@ class DIANetTrainer(SupervisedTrainer):
 
     Raises:
         ValueError: for an unknown ``loss_input``.
+        InputError: for an unknown ``amp``.
 
     Example::
 
@@ -139,7 +150,7 @@ class DIANetTrainer(SupervisedTrainer):
         additional_metrics: dict[str, Metric] | None = None,
         metric_cmp_fn: Callable = default_metric_cmp_fn,
         train_handlers: Sequence | None = None,
-        amp: bool = False,
+        amp: bool | str = False,
         event_names: list[str | EventEnum | type[EventEnum]] | None = None,
         event_to_attr: dict | None = None,
         decollate: bool = True,
@@ -154,6 +165,7 @@ class DIANetTrainer(SupervisedTrainer):
     ) -> None:
         if loss_input not in ("output", "main"):
             raise ValueError(f"loss_input must be 'output' or 'main', got {loss_input!r}.")
+        precision = resolve_precision(amp, device)
         super().__init__(
             device=device,
             max_epochs=max_epochs,
@@ -171,7 +183,7 @@ class DIANetTrainer(SupervisedTrainer):
             additional_metrics=additional_metrics,
             metric_cmp_fn=metric_cmp_fn,
             train_handlers=train_handlers,
-            amp=amp,
+            amp=precision.enabled,
             event_names=event_names,
             event_to_attr=event_to_attr,
             decollate=decollate,
@@ -182,9 +194,18 @@ class DIANetTrainer(SupervisedTrainer):
             compile_kwargs=compile_kwargs,
             accumulation_steps=accumulation_steps,
         )
+        self.precision = precision
+        self.scaler = precision.grad_scaler()
+        self.amp_kwargs = {**self.amp_kwargs, "dtype": precision.dtype} if precision.enabled else self.amp_kwargs
         self.forward_kwargs = {"return_all": True} if forward_kwargs is None else dict(forward_kwargs)
         self.loss_input = loss_input
         self._loss_takes_image = loss_input == "output" and _accepts_image(loss_function)
+
+    def run(self) -> None:
+        """Run the training. Unlike ``monai.engines.Trainer.run`` (a CUDA ``GradScaler`` whenever ``amp``), the
+        gradient scaler follows the precision: one for fp16 on any device, none for bf16 and fp32."""
+        self.scaler = self.precision.grad_scaler()
+        Workflow.run(self)
 
     # ------------------------------------------------------------------ pieces subclasses reuse or override
     def _prepare(self, engine: DIANetTrainer, batchdata: Any) -> tuple[torch.Tensor, Any, tuple, dict]:
@@ -200,8 +221,11 @@ class DIANetTrainer(SupervisedTrainer):
         return inputs, targets, tuple(args), dict(kwargs)
 
     def _forward(self, engine: DIANetTrainer, inputs: torch.Tensor, args: tuple, kwargs: dict) -> Any:
-        """Full network output for ``inputs`` (a ``DIANetOutput`` with the default ``forward_kwargs``)."""
-        return engine.inferer(inputs, engine.network, *args, **{**engine.forward_kwargs, **kwargs})
+        """Full network output for ``inputs`` (a ``DIANetOutput`` with the default ``forward_kwargs``), computed
+        under the engine's autocast and returned in float32."""
+        with self._autocast(engine):
+            output = engine.inferer(inputs, engine.network, *args, **{**engine.forward_kwargs, **kwargs})
+        return to_float32(output)
 
     def _task_loss(
         self, engine: DIANetTrainer, output: Any, targets: Any, inputs: torch.Tensor
@@ -246,7 +270,7 @@ class DIANetTrainer(SupervisedTrainer):
     def _autocast(self, engine: DIANetTrainer) -> contextlib.AbstractContextManager:
         if not engine.amp:
             return contextlib.nullcontext()
-        return torch.autocast(torch.device(engine.state.device).type, **engine.amp_kwargs)
+        return torch.autocast(engine.precision.device_type, **engine.amp_kwargs)
 
     def _train_mode(self, engine: DIANetTrainer) -> None:
         engine.network.train()
@@ -273,8 +297,7 @@ class DIANetTrainer(SupervisedTrainer):
             for opt in optimizers:
                 opt.zero_grad(set_to_none=engine.optim_set_to_none)
 
-        with self._autocast(engine):
-            loss, parts = self._compute_loss(engine, inputs, targets, args, kwargs)
+        loss, parts = self._compute_loss(engine, inputs, targets, args, kwargs)
         engine.state.output[Keys.LOSS] = loss
         for name, value in parts.items():
             engine.state.output[f"{LOSS_PARTS_PREFIX}{name}"] = value
@@ -282,7 +305,7 @@ class DIANetTrainer(SupervisedTrainer):
 
         acc = engine.accumulation_steps
         scaled = loss / acc if acc > 1 else loss
-        scaler = engine.scaler if engine.amp else None
+        scaler = engine.scaler
         if scaler is not None:
             scaler.scale(scaled).backward()
         else:

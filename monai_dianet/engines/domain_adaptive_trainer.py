@@ -153,7 +153,9 @@ class DomainAdaptiveTrainer(DIANetTrainer):
     (the total) and the parts ``"loss/task"``, ``"loss/domain"``, ``"loss/domain_weight"`` (lambda3 used),
     ``"loss/grl_coeff"`` and ``"loss/domain_accuracy"`` (adversarial loss), ``"loss/<penalty>"``, the task
     loss's own parts (``"loss/kl"`` ...) and ``"loss/total"``; log them with
-    ``StatsHandler(output_transform=monai_dianet.handlers.from_loss_parts)``. AMP is off by default.
+    ``StatsHandler(output_transform=monai_dianet.handlers.from_loss_parts)``. Precision (``amp``, fp32 by default)
+    as in :class:`~monai_dianet.engines.DIANetTrainer`: only the network's forward passes run under autocast, the
+    domain loss (its discriminator included) and the penalties in float32.
 
     Args:
         device, max_epochs, train_data_loader, network, optimizer, loss_function: see

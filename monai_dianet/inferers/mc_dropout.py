@@ -18,8 +18,6 @@ References:
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -29,7 +27,7 @@ import torch.nn as nn
 from monai.inferers import Inferer
 
 from monai_dianet.inferers.uncertainty_inferer import UncertaintyInferer
-from monai_dianet.utils import DropoutPlacement
+from monai_dianet.utils import DropoutPlacement, map_tensors
 
 __all__ = [
     "MCDropoutInferer",
@@ -140,27 +138,20 @@ def seeded_mc_dropout(network: nn.Module, seeds: Sequence[int]) -> Iterator[nn.M
 def repeat_batch(obj: Any, n: int) -> Any:
     """Repeat every tensor in ``obj`` ``n`` times along dim 0 (layout ``[sample0 batch, sample1 batch, ...]``).
 
-    Handles tensors, dataclasses (e.g. ``DIANetFeatures``), dicts, lists and tuples recursively; other values
-    (``None``, numbers, strings) are returned unchanged. 0-dim tensors are left alone. A batch of one is expanded
-    as a view (no memory copy), so the consumer must not modify it in place (PyTorch raises if it tries).
+    Handles tensors, dataclasses (e.g. ``DIANetFeatures``), dicts, lists and tuples recursively
+    (:func:`~monai_dianet.utils.map_tensors`); other values (``None``, numbers, strings) are returned unchanged.
+    0-dim tensors are left alone. A batch of one is expanded as a view (no memory copy), so the consumer must not
+    modify it in place (PyTorch raises if it tries).
     """
-    if isinstance(obj, torch.Tensor):
-        if obj.ndim == 0 or n == 1:
-            return obj
-        if obj.shape[0] == 1:  # a broadcast view: no copy (dropout writes its result to a new tensor)
-            return obj.expand(n, *obj.shape[1:])
-        return obj.repeat(n, *([1] * (obj.ndim - 1)))
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        new = copy.copy(obj)
-        for f in dataclasses.fields(obj):
-            setattr(new, f.name, repeat_batch(getattr(obj, f.name), n))
-        return new
-    if isinstance(obj, dict):
-        return {k: repeat_batch(v, n) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        seq = [repeat_batch(v, n) for v in obj]
-        return type(obj)(seq) if isinstance(obj, list) else tuple(seq)
-    return obj
+
+    def repeat(t: torch.Tensor) -> torch.Tensor:
+        if t.ndim == 0 or n == 1:
+            return t
+        if t.shape[0] == 1:  # a broadcast view: no copy (dropout writes its result to a new tensor)
+            return t.expand(n, *t.shape[1:])
+        return t.repeat(n, *([1] * (t.ndim - 1)))
+
+    return map_tensors(obj, repeat)
 
 
 class MCDropoutInferer(UncertaintyInferer):
@@ -271,21 +262,7 @@ class MCDropoutInferer(UncertaintyInferer):
         if stacked is None:
             return 1
         sizes = [0]
-
-        def visit(obj: Any) -> None:
-            if isinstance(obj, torch.Tensor):
-                sizes.append(obj.numel() * obj.element_size())
-            elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-                for f in dataclasses.fields(obj):
-                    visit(getattr(obj, f.name))
-            elif isinstance(obj, dict):
-                for v in obj.values():
-                    visit(v)
-            elif isinstance(obj, (list, tuple)):
-                for v in obj:
-                    visit(v)
-
-        visit(stacked)
+        map_tensors(stacked, lambda t: sizes.append(t.numel() * t.element_size()))
         return int(min(self.num_samples, max(1, CPU_CHUNK_BYTES // max(max(sizes), 1))))
 
     def predictions(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from monai.utils import StrEnum
 
-__all__ = ["Activation", "DropoutPlacement", "Modality", "PriorMode", "RouteDecision", "UncertaintyScore"]
+__all__ = ["Activation", "DropoutPlacement", "Modality", "Precision", "PriorMode", "RouteDecision", "UncertaintyScore"]
 
 
 class Activation(StrEnum):
@@ -56,3 +56,13 @@ class Modality(StrEnum):
     IMAGE = "image"
     GENES = "genes"
     CLINICAL = "clinical"
+
+
+class Precision(StrEnum):
+    """Arithmetic precision of a network's forward pass: chosen for the device (``auto``), full float32, or
+    autocast to bfloat16 / float16 (see :func:`~monai_dianet.utils.resolve_precision`)."""
+
+    AUTO = "auto"
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"

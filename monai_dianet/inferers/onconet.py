@@ -56,7 +56,7 @@ class OncoNetInferer(Inferer):
         """
         out = network(inputs, return_all=True, attribute=self.attribute)
         with network.mc_dropout():
-            probs = torch.stack([torch.softmax(network(inputs), dim=1) for _ in range(self.mc_samples)])  # (T, B, K)
+            probs = torch.stack([torch.softmax(network(inputs).float(), 1) for _ in range(self.mc_samples)])  # T, B, K
         mean, std = probs.mean(0), probs.std(0)
         entropy = -(mean * mean.clamp_min(1e-12).log()).sum(1)
         mutual_info = entropy - (-(probs * probs.clamp_min(1e-12).log()).sum(2)).mean(0)

@@ -78,6 +78,7 @@ class PatchHeadsInferer(Inferer):
         self.activation = activation
 
     def _act(self, logits: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()  # probabilities in float32 under bf16/fp16 autocast too
         return torch.sigmoid(logits) if self.activation == "sigmoid" else torch.softmax(logits, 1)
 
     def __call__(self, inputs: torch.Tensor, network, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:

@@ -394,7 +394,8 @@ def _anatomy_seed(seed: int, iterations: int, test_cases: int, threads: int, gri
 def anatomy_benchmark(args: argparse.Namespace) -> None:
     """DIANet vs SegResNet vs BasicUNet on real anatomy over ``args.seeds`` (one process per seed, ``--jobs`` at
     a time; within a seed the networks train side by side): Dice at equal iterations and at equal wall-clock
-    time (SegResNet's training time), train-time ratio. Forward time and memory on the task's input:
+    time (SegResNet's training time), train-time ratio, and the peak memory of one training step of each network
+    (:func:`peak_memory_mib`, forward+backward in a fresh process). Forward time on the task's input:
     ``--dims 3 --size 64 --in-channels 1 --out-channels 2``."""
     print(
         f"\n== real anatomy: ICBM152 2009a GM/WM, 1x1x{int(args.grid[1])}^3 at {args.grid[0]:g} mm, batch 1, "
@@ -403,6 +404,13 @@ def anatomy_benchmark(args: argparse.Namespace) -> None:
         f"iterations, seeds {args.seeds}, {args.test_cases} test draws, Colin27 GM kept aside =="
     )
     threads = torch.get_num_threads()
+    shape = (1, 1) + (int(args.grid[1]),) * 3
+    memory = {name: peak_memory_mib(name, 3, shape, True, torch.device("cpu"), 2) for name in anatomy_models()}
+    print(
+        "peak memory of one training step (forward+backward, batch 1, MiB on top of model and input): "
+        + ", ".join(f"{name} {mib:.0f}" for name, mib in memory.items()),
+        flush=True,
+    )
     jobs = [(seed, args.iterations, args.test_cases, threads, tuple(args.grid)) for seed in args.seeds]
     with multiprocessing.get_context("spawn").Pool(min(args.jobs, len(jobs))) as pool:
         per_seed = pool.starmap(_anatomy_seed, jobs)
@@ -412,14 +420,15 @@ def anatomy_benchmark(args: argparse.Namespace) -> None:
         f"ICBM test draws; Colin27: GM vs AAL) --"
     )
     print(
-        "| model | train time / SegResNet | Dice test, equal iterations | Dice test, equal time (iterations) | "
-        "Colin27 GM, equal iterations | Colin27 GM, equal time |"
+        "| model | train time / SegResNet | peak memory, train step (MiB) | Dice test, equal iterations | "
+        "Dice test, equal time (iterations) | Colin27 GM, equal iterations | Colin27 GM, equal time |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         its = "/".join(str(i) for i in r["iters time"])
         print(
-            f"| {name} | {_mean_sd(r['time ratio'])} | {_mean_sd(r['dice iter'])} | {_mean_sd(r['dice time'])} "
+            f"| {name} | {_mean_sd(r['time ratio'])} | {memory[name]:.0f} | {_mean_sd(r['dice iter'])} | "
+            f"{_mean_sd(r['dice time'])} "
             f"({its}) | {_mean_sd(r['colin iter'])} | {_mean_sd(r['colin time'])} |"
         )
     for name in rows:

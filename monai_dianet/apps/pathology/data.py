@@ -22,9 +22,10 @@ from monai.data import PatchWSIDataset
 from monai.utils import ProbMapKeys, WSIPatchKeys
 
 from monai_dianet.apps.pathology.annotations import SlideAnnotation, read_asap_annotation
+from monai_dianet.apps.pathology.staging import read_stage_labels
 from monai_dianet.apps.pathology.tissue import TISSUE_MPP, tissue_mask
 from monai_dianet.apps.pathology.wsi import SlideInfo, read_slide_info, slide_reader
-from monai_dianet.utils.errors import InputError
+from monai_dianet.utils.errors import InputError, MissingInputError
 
 __all__ = [
     "SlidePlan",
@@ -301,9 +302,6 @@ def camelyon_datalist(root: str | os.PathLike) -> list[dict]:
         InputError: no slide in it, two slides or two annotations with the same name, or an annotation without a
             slide.
     """
-    from monai_dianet.apps.pathology.staging import read_stage_labels
-    from monai_dianet.utils.errors import MissingInputError
-
     root = os.path.abspath(os.fspath(root))
     if not os.path.isdir(root):
         raise MissingInputError(f"dataset_dir {root} is not a folder.")

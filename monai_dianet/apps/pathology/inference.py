@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from monai_dianet.apps.pathology.data import SlidePlan
 from monai_dianet.apps.pathology.lesions import detect_lesions, nms_detections
@@ -139,7 +140,8 @@ class HeatmapStitcher:
         Raises:
             KeyError: an unknown slide, or more patches than its grid has.
         """
-        locations = np.asarray(torch.as_tensor(locations).cpu(), dtype=np.float64).reshape(len(names), -1)
+        locations = locations.detach().cpu().numpy() if isinstance(locations, torch.Tensor) else locations
+        locations = np.asarray(locations, dtype=np.float64).reshape(len(names), -1)
         finished = []
         for name in dict.fromkeys(names):
             index = [i for i, n in enumerate(names) if n == name]
@@ -208,6 +210,11 @@ class SlideOutputWriter:
         output_dir: folder (created if missing).
         lesion_threshold: probability threshold of lesions and NMS detections.
         nms_box_um: side of the NMS suppression box in microns (converted to heat-map pixels per slide).
+        smooth_um: Gaussian smoothing (sigma, microns) of the stitched heat map, before anything is written or
+            taken from it (the heat-map files, lesions, detections and the FROC all see the smoothed map): it joins
+            the pixel-level segmentation into regions; 0 for none. Done here with ``scipy.ndimage`` because the
+            ``sigma`` of MONAI 1.6's ``ProbNMS`` leaves a 2D ``(H, W)`` map unsmoothed (its ``GaussianFilter``
+            reads the first two dimensions as batch and channel).
         uncertainty_reduction: case reduction of the uncertainty map (``mean``, ``max``, ``quantile``, ``sum``).
         uncertainty_scale: the uncertainty TIFF stores ``min(1, value / uncertainty_scale)`` as 8 bits (the record
             keeps the exact case-level value); ``log(2)`` bounds binary entropy and mutual information.
@@ -220,6 +227,7 @@ class SlideOutputWriter:
         output_dir: str | os.PathLike,
         lesion_threshold: float = 0.5,
         nms_box_um: float = 400.0,
+        smooth_um: float = 0.0,
         uncertainty_reduction: str = "quantile",
         uncertainty_scale: float = float(np.log(2.0)),
         router: Callable[[float], dict] | None = None,
@@ -228,6 +236,7 @@ class SlideOutputWriter:
         self.output_dir = os.fspath(output_dir)
         self.lesion_threshold = float(lesion_threshold)
         self.nms_box_um = float(nms_box_um)
+        self.smooth_um = float(smooth_um)
         self.uncertainty_reduction = uncertainty_reduction
         self.uncertainty_scale = float(uncertainty_scale)
         self.router = router
@@ -240,6 +249,8 @@ class SlideOutputWriter:
         stem = os.path.join(self.output_dir, info.name)
         d = plan.heatmap_downsample
         heat_mpp = info.mpp * d
+        if self.smooth_um > 0:
+            maps = replace(maps, heatmap=ndimage.gaussian_filter(maps.heatmap, self.smooth_um / heat_mpp))
         lesions = detect_lesions(maps.heatmap, d, info.mpp, self.lesion_threshold, info.dimensions)
         box = max(1, int(round(self.nms_box_um / heat_mpp)))
         detections = nms_detections(maps.heatmap, d, self.lesion_threshold, box)
@@ -283,6 +294,7 @@ class SlideOutputWriter:
             "predicted_category": slide_category(lesion.diameter_mm for lesion in lesions),
             "lesion_threshold": self.lesion_threshold,
             "nms_box": box,
+            "smooth_um": self.smooth_um,
             "lesion_count": len(lesions),
             "lesions": [lesion.summary() for lesion in lesions],
             "detections": [{"probability": p, "x": x, "y": y} for p, x, y in detections],

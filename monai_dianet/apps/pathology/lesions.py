@@ -107,7 +107,7 @@ def heatmap_level_exponent(downsample: float) -> int:
 
 
 def nms_detections(
-    heatmap: np.ndarray, downsample: float, threshold: float = 0.5, box_size: int = 48, sigma: float = 0.0
+    heatmap: np.ndarray, downsample: float, threshold: float = 0.5, box_size: int = 48
 ) -> list[tuple[float, int, int]]:
     """Point detections ``(probability, x, y)`` at level 0 by MONAI's ``PathologyProbNMS`` on the heat map.
 
@@ -119,9 +119,8 @@ def nms_detections(
         downsample: level-0 pixels per heat-map pixel (a power of two).
         threshold: NMS stops below this probability.
         box_size: side (heat-map pixels) of the square suppressed around each detection.
-        sigma: Gaussian smoothing before NMS (heat-map pixels).
     """
-    nms = PathologyProbNMS(sigma=sigma, prob_threshold=threshold, box_size=int(box_size))
+    nms = PathologyProbNMS(prob_threshold=threshold, box_size=int(box_size))
     level = heatmap_level_exponent(downsample)
     points = nms(probs_map=np.array(heatmap, dtype=np.float32), resolution_level=level)  # a copy: NMS zeroes it
     return [(float(p), int(col), int(row)) for p, row, col in points]

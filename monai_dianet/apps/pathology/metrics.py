@@ -34,6 +34,7 @@ from monai_dianet.apps.pathology.staging import (
     stage_kappa,
 )
 from monai_dianet.apps.pathology.wsi import SlideInfo, read_slide_info
+from monai_dianet.utils.errors import InputError
 
 __all__ = [
     "AnnotationMaskReader",
@@ -76,8 +77,9 @@ class CamelyonFROC(LesionFROC):
     Args:
         data: one dict per slide: ``prob_map`` (``.npy`` heat map), ``annotation`` (ASAP XML or ``""``/None),
             ``slide`` (path or :class:`SlideInfo`), ``level`` (pyramid level of the heat map).
-        grow_distance, itc_diameter, eval_thresholds, nms_sigma, nms_prob_threshold, nms_box_size: as in MONAI's
-            ``LesionFROC`` (CAMELYON16 defaults: 75 um, 200 um, (0.25, 0.5, 1, 2, 4, 8)).
+        grow_distance, itc_diameter, eval_thresholds, nms_prob_threshold, nms_box_size: as in MONAI's
+            ``LesionFROC`` (CAMELYON16 defaults: 75 um, 200 um, (0.25, 0.5, 1, 2, 4, 8)). Its ``nms_sigma`` is not
+            offered: MONAI 1.6 leaves a 2D heat map unsmoothed with it; smooth with ``SlideOutputWriter(smooth_um=)``.
 
     Example::
 
@@ -92,7 +94,6 @@ class CamelyonFROC(LesionFROC):
         grow_distance: int = 75,
         itc_diameter: int = 200,
         eval_thresholds: tuple = (0.25, 0.5, 1, 2, 4, 8),
-        nms_sigma: float = 0.0,
         nms_prob_threshold: float = 0.5,
         nms_box_size: int = 48,
     ) -> None:
@@ -113,7 +114,6 @@ class CamelyonFROC(LesionFROC):
             grow_distance=grow_distance,
             itc_diameter=itc_diameter,
             eval_thresholds=eval_thresholds,
-            nms_sigma=nms_sigma,
             nms_prob_threshold=nms_prob_threshold,
             nms_box_size=nms_box_size,
             image_reader_name="OpenSlide",
@@ -305,8 +305,6 @@ def write_evaluation(
     Raises:
         InputError: a slide of ``entries`` has no record (its inference did not finish).
     """
-    from monai_dianet.utils.errors import InputError
-
     os.makedirs(output_dir, exist_ok=True)
     truth = {e["case_id"]: {"annotation": e.get("annotation") or None, "label": int(e["label"] == "tumor")}
              for e in entries}

@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Sequence
 
+from monai_dianet.apps.pathology.metrics import write_evaluation
 from monai_dianet.inferers.router import risk_coverage_curve
 from monai_dianet.utils.errors import InputError, MissingInputError
 
@@ -124,8 +125,6 @@ def fit_router_on_validation(
     Returns:
         the fitted router (its report holds the validation figures).
     """
-    from monai_dianet.apps.pathology.metrics import write_evaluation
-
     summary, rows = write_evaluation(output_dir, records, entries, "validation", checkpoint, None)
     scores = [float(r["case_uncertainty"] or 0.0) for r in rows]
     correct = [r["true_category"] == r["predicted_category"] for r in rows]

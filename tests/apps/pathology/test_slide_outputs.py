@@ -12,11 +12,13 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import openslide
 import pytest
+from PIL import Image
 from scipy import ndimage
 
 from monai_dianet.apps.pathology import (
     CamelyonFROC,
     HeatmapStitcher,
+    SlideMaps,
     SlideOutputWriter,
     detect_lesions,
     evaluate_slides,
@@ -58,6 +60,53 @@ def test_stitched_oracle_is_the_mask(plans, tmp_path):
         assert record["slide_score"] == (1.0 if plan.annotation else 0.0)
 
 
+def test_batched_stitching_matches_a_per_patch_loop(plans):
+    """``add_batch`` over shuffled batches mixing slides, shrunk maps, enlarged maps and scalars, against a loop
+    that resizes each patch on its own (block mean / PIL bilinear) and accumulates pixel by pixel."""
+    rng = np.random.default_rng(3)
+    patches = [(plan, loc) for plan in plans for loc in plan.locations]
+    order = rng.permutation(len(patches))
+    probs = rng.random((len(patches), 64, 64)).astype(np.float32)  # shrunk 4x onto 16 heat-map pixels
+    uncs = rng.random((len(patches), 8, 8)).astype(np.float32)  # enlarged 2x
+    scalars = rng.random(len(patches)).astype(np.float32)
+    size = int(plans[0].extent / plans[0].heatmap_downsample)
+    assert size == 16 and all(int(p.extent / p.heatmap_downsample) == size for p in plans)
+
+    ref = {p.name: np.zeros((4, *p.heatmap_shape)) for p in plans}  # prob, unc, scalar sums and counts
+    for i, (plan, loc) in enumerate(patches):
+        prob = probs[i].reshape(size, 4, size, 4).mean(axis=(1, 3))
+        unc = np.asarray(Image.fromarray(uncs[i], mode="F").resize((size, size), Image.BILINEAR))
+        r0, c0 = (int(round(v / plan.heatmap_downsample)) for v in loc)
+        rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+        inside = (r0 + rows < plan.heatmap_shape[0]) & (c0 + cols < plan.heatmap_shape[1])
+        values = np.stack([prob, unc, np.full_like(prob, scalars[i]), np.ones_like(prob)])
+        for channel in range(4):  # pixel by pixel, repeated pixels accumulate
+            np.add.at(ref[plan.name][channel], (r0 + rows[inside], c0 + cols[inside]), values[channel][inside])
+
+    stitchers = HeatmapStitcher(plans), HeatmapStitcher(plans)
+    done = [{}, {}]
+    for start in range(0, len(order), 13):
+        idx = order[start : start + 13]
+        names = [patches[i][0].name for i in idx]
+        locs = np.array([patches[i][1] for i in idx])
+        for maps in stitchers[0].add_batch(names, locs, probs[idx], uncs[idx]):
+            done[0][maps.plan.name] = maps
+        for maps in stitchers[1].add_batch(names, locs, scalars[idx]):
+            done[1][maps.plan.name] = maps
+    assert not stitchers[0].pending and not stitchers[1].pending and len(done[0]) == len(done[1]) == len(plans)
+    for plan in plans:
+        sums = ref[plan.name]
+        count = np.maximum(sums[3], 1)
+        maps, scalar_maps = done[0][plan.name], done[1][plan.name]
+        np.testing.assert_allclose(maps.heatmap, sums[0] / count, atol=1e-5)
+        np.testing.assert_allclose(maps.uncertainty, sums[1] / count, atol=1e-5)
+        np.testing.assert_allclose(scalar_maps.heatmap, sums[2] / count, atol=1e-5)
+        assert scalar_maps.uncertainty is None and np.array_equal(maps.covered, sums[3] > 0)
+        assert sums[3].max() >= 1 and maps.covered.any()
+    with pytest.raises(KeyError, match="no pending patches"):
+        stitchers[0].add_batch([plans[0].name], np.zeros((1, 2)), np.zeros(1))
+
+
 def test_files_open_and_align(plans, tmp_path, camelyon_slides):
     records = _oracle(plans, tmp_path)
     size = camelyon_slides[0]["size"]
@@ -92,6 +141,20 @@ def test_files_open_and_align(plans, tmp_path, camelyon_slides):
             for lesion in saved["lesions"]:
                 assert lesion["diameter_mm"] > 0 and lesion["area_mm2"] > 0
         assert (tmp_path / f"{plan.name}_overlay.png").stat().st_size > 1000
+
+
+def test_smoothing_joins_speckles_into_one_lesion(plans, tmp_path):
+    plan = plans[0]
+    heat = np.zeros(plan.heatmap_shape, np.float32)
+    for r in range(100, 140, 4):  # 3x3 blobs 1 pixel apart: a speckled region, as nuclei-level segmentation gives
+        for c in range(100, 140, 4):
+            heat[r : r + 3, c : c + 3] = 1.0
+    maps = SlideMaps(plan=plan, heatmap=heat, uncertainty=None, covered=np.ones(heat.shape, bool))
+    raw = SlideOutputWriter(tmp_path / "raw")(maps)
+    smooth = SlideOutputWriter(tmp_path / "smooth", smooth_um=8.0)(maps)  # sigma 2 heat-map pixels (4 um each)
+    assert raw["lesion_count"] > 1 and smooth["lesion_count"] == 1 and smooth["smooth_um"] == 8.0
+    written = np.load(smooth["files"]["heatmap_npy"])
+    assert written[110:130, 110:130].min() > 0.5 and np.abs(written - heat).max() > 0.3  # the written map is smoothed
 
 
 def test_lesion_sizes_in_mm():

@@ -128,3 +128,25 @@ def test_notebook_runs(path, tmp_path):
     after = _snapshot(ROOT)
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
     assert not changed, f"{path.name} wrote inside the repository: {changed[:10]}"
+
+
+def test_kernel_refuses_downloads_and_uses_this_checkout(tmp_path):
+    """The harness itself: a kernel started by execute_notebook imports this checkout and cannot reach outside
+    loopback (a download fails in the cell that starts it), while loopback sockets still work."""
+    from nbclient.exceptions import CellExecutionError
+
+    local = (
+        "import socket\nserver = socket.create_server(('127.0.0.1', 0))\n"
+        "socket.create_connection(server.getsockname(), timeout=5).close()\nprint('loopback ok')"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(local)])
+    nbformat.write(nb, tmp_path / "local.ipynb")
+    executed, _, report = execute_notebook(tmp_path / "local.ipynb", tmp_path)
+    assert "loopback ok" in executed.cells[0].outputs[0]["text"]
+    assert Path(report["file"]).resolve().is_relative_to(ROOT)
+
+    remote = "import urllib.request\nurllib.request.urlopen('http://192.0.2.1/weights.pt', timeout=5)"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(remote)])
+    nbformat.write(nb, tmp_path / "remote.ipynb")
+    with pytest.raises(CellExecutionError, match="is blocked: tutorials must not download"):
+        execute_notebook(tmp_path / "remote.ipynb", tmp_path)

@@ -4,5 +4,6 @@
 
 from .base import OncoNetEstimatorBase
 from .classifier import OncoNetClassifier
+from .ensemble import ENSEMBLE_MODES, OncoNetEnsemble, combine_member_outputs
 from .survival import OncoNetSurvival
 from .tabular import ModalityTableTransformer, as_frame

@@ -15,6 +15,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from monai_dianet.utils.errors import InputError
+from monai_dianet.estimators.ensemble import OncoNetEnsemble, combine_member_outputs
 from monai_dianet.estimators.tabular import ModalityTableTransformer
 from monai_dianet.networks.nets.onconet import OncoNet
 
@@ -52,9 +53,13 @@ class OncoNetEstimatorBase(BaseEstimator):
     def _loss(self, net: OncoNet, outputs: torch.Tensor, target: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
-    def _combine(self, outputs: np.ndarray) -> np.ndarray:
-        """Member outputs (M, N, K) -> one prediction per patient."""
+    def _ensemble_mode(self) -> str:
+        """How member outputs are combined (see :func:`~monai_dianet.estimators.ensemble.combine_member_outputs`)."""
         raise NotImplementedError
+
+    def _combine(self, outputs: np.ndarray) -> np.ndarray:
+        """Member outputs (M, N, K) -> one prediction per patient, (N, K) or (N, 1)."""
+        return combine_member_outputs(torch.as_tensor(outputs), self._ensemble_mode()).numpy()
 
     def _inner_score(self, target: dict[str, np.ndarray], prediction: np.ndarray) -> float:
         """Higher is better."""
@@ -64,24 +69,24 @@ class OncoNetEstimatorBase(BaseEstimator):
     def _device(self) -> torch.device:
         return torch.device(self.device if self.device is not None else "cpu")
 
-    def _build_network(self, settings: dict[str, Any], num_genes: int, num_clinical: int) -> OncoNet:
-        hidden = tuple(settings["hidden_dims"])
-        return OncoNet(
-            num_classes=self._num_outputs(),
-            num_genes=num_genes,
-            num_clinical=num_clinical,
-            embed_dim=settings["embed_dim"],
-            image_encoder=None,
-            genomic_encoder=settings["genomic_encoder"] if num_genes else None,
-            clinical=num_clinical > 0,
-            wide=settings["wide"],
-            dropout=settings["dropout"],
-            fusion="attention",
-            genomic_kwargs={"hidden_dims": hidden, "feature_gate": settings["feature_gate"]}
-            if settings["genomic_encoder"] == "snn"
-            else None,
-            clinical_kwargs={"hidden_dims": hidden, "norm": False, "missing_indicator": False},
-        )
+    def _network_kwargs(self, settings: dict[str, Any], num_genes: int, num_clinical: int) -> dict[str, Any]:
+        """The :class:`~monai_dianet.networks.nets.OncoNet` arguments of one member (plain values)."""
+        hidden = [int(h) for h in settings["hidden_dims"]]
+        snn = settings["genomic_encoder"] == "snn"
+        return {
+            "num_classes": self._num_outputs(),
+            "num_genes": num_genes,
+            "num_clinical": num_clinical,
+            "embed_dim": settings["embed_dim"],
+            "image_encoder": None,
+            "genomic_encoder": settings["genomic_encoder"] if num_genes else None,
+            "clinical": num_clinical > 0,
+            "wide": bool(settings["wide"]),
+            "dropout": settings["dropout"],
+            "fusion": "attention",
+            "genomic_kwargs": {"hidden_dims": hidden, "feature_gate": bool(settings["feature_gate"])} if snn else None,
+            "clinical_kwargs": {"hidden_dims": hidden, "norm": False, "missing_indicator": False},
+        }
 
     def _settings(self, candidate: dict[str, Any] | None = None) -> dict[str, Any]:
         settings = {k: getattr(self, k) for k in self._get_param_names()}
@@ -119,7 +124,7 @@ class OncoNetEstimatorBase(BaseEstimator):
             torch.manual_seed(seed)
             num_genes = 0 if x.get("genes") is None else x["genes"].shape[1]
             num_clinical = 0 if x.get("clinical") is None else x["clinical"].shape[1]
-            net = self._build_network(settings, num_genes, num_clinical).to(device)
+            net = OncoNet(**self._network_kwargs(settings, num_genes, num_clinical)).to(device)
             optimizer = torch.optim.AdamW(
                 net.parameters(), lr=settings["learning_rate"], weight_decay=settings["weight_decay"], foreach=True
             )
@@ -234,7 +239,31 @@ class OncoNetEstimatorBase(BaseEstimator):
             if best is None or score > best[0]:
                 best = (score, candidate, members)
         self.inner_cv_score_, self.best_candidate_, self.members_ = best
+        widths = [0 if v is None else v.shape[1] for v in (genes, clinical)]
+        self.network_kwargs_ = self._network_kwargs(self._settings(self.best_candidate_), *widths)
         return self
+
+    def to_module(self) -> OncoNetEnsemble:
+        """The fitted ensemble and its numeric preprocessing (median imputation, standardisation) as one torch module,
+        in eval mode on the CPU; on a numeric table it gives the same predictions as the estimator (its ``forward``
+        takes the genomic and the clinical columns as two tensors, in the table's column order).
+
+        Raises:
+            ValueError: the table had categorical columns (their one-hot encoding is not part of the module; encode
+                them as numbers before ``fit``).
+        """
+        check_is_fitted(self, "members_")
+        kwargs = dict(self.network_kwargs_)
+        module = OncoNetEnsemble(len(self.members_), kwargs.pop("num_genes"), kwargs.pop("num_clinical"),
+                                 mode=self._ensemble_mode(), network_kwargs=kwargs)
+        for target, member in zip(module.members, self.members_):
+            target.load_state_dict(member.state_dict())
+        for name, transformer in self.preprocessor_.transformers_.items():
+            if "categorical" in transformer.named_transformers_:
+                raise InputError(f"to_module: the {name} columns include categorical ones; encode them as numbers.")
+            imputer, scaler = transformer.named_transformers_["numeric"]
+            module.set_preprocessing(name, imputer.statistics_, scaler.mean_, scaler.scale_)
+        return module.cpu().eval()
 
     def _predict_outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "members_")

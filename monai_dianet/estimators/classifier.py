@@ -116,9 +116,8 @@ class OncoNetClassifier(ClassifierMixin, OncoNetEstimatorBase):
     def _loss(self, net: OncoNet, outputs: torch.Tensor, target: dict[str, torch.Tensor]) -> torch.Tensor:
         return F.cross_entropy(outputs, target["label"])
 
-    def _combine(self, outputs: np.ndarray) -> np.ndarray:
-        logits = torch.as_tensor(outputs)
-        return torch.softmax(logits, dim=-1).mean(0).numpy()
+    def _ensemble_mode(self) -> str:
+        return "softmax"
 
     def _inner_score(self, target: dict[str, np.ndarray], prediction: np.ndarray) -> float:
         return -float(log_loss(target["label"], prediction, labels=np.arange(len(self.classes_))))

@@ -14,12 +14,7 @@ from sklearn.base import BaseEstimator
 from monai_dianet.utils.errors import InputError
 from monai_dianet.estimators.base import OncoNetEstimatorBase
 from monai_dianet.losses.cox import CoxPHLoss
-from monai_dianet.losses.discrete_time_nll import (
-    DiscreteTimeNLLLoss,
-    discretize_survival_times,
-    hazards_to_survival,
-    survival_time_bins,
-)
+from monai_dianet.losses.discrete_time_nll import DiscreteTimeNLLLoss, discretize_survival_times, survival_time_bins
 from monai_dianet.metrics.survival import check_survival_data, concordance_index
 from monai_dianet.networks.nets.onconet import OncoNet
 
@@ -129,11 +124,11 @@ class OncoNetSurvival(OncoNetEstimatorBase, BaseEstimator):
             return CoxPHLoss()(outputs[:, 0], target["time"], target["event"])
         return DiscreteTimeNLLLoss(alpha=self.nll_alpha)(outputs, target["interval"], target["event"])
 
+    def _ensemble_mode(self) -> str:
+        return self.loss
+
     def _combine(self, outputs: np.ndarray) -> np.ndarray:
-        if self.loss == "cox":
-            return outputs[..., 0].mean(0)
-        survival = hazards_to_survival(torch.as_tensor(outputs).flatten(0, 1)).reshape(outputs.shape)
-        return -survival.mean(0).sum(-1).numpy()
+        return super()._combine(outputs)[:, 0]
 
     def _inner_score(self, target: dict[str, np.ndarray], prediction: np.ndarray) -> float:
         return concordance_index(target["time"], target["event"], prediction)

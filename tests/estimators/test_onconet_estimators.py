@@ -16,7 +16,8 @@ from sksurv.util import Surv
 
 from monai_dianet.estimators import OncoNetClassifier, OncoNetSurvival
 
-FAST = dict(max_epochs=15, patience=5, n_splits=2, embed_dim=8, hidden_dims=(8,))
+# test-only budget; wide fixed so that wide="auto" (two ensembles, one per choice) does not double every fit
+FAST = dict(max_epochs=15, patience=5, n_splits=2, embed_dim=8, hidden_dims=(8,), wide=True)
 
 
 def _table(n: int = 80, seed: int = 0, genes: int = 10) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -58,7 +59,7 @@ def _survival(score: np.ndarray, seed: int = 0):
     ],
 )
 def test_scikit_learn_estimator_checks(check):
-    check("OncoNetClassifier", OncoNetClassifier(max_epochs=3, patience=2, n_splits=2))
+    check("OncoNetClassifier", OncoNetClassifier(max_epochs=3, patience=2, n_splits=2, wide=True))
 
 
 def test_numpy_pandas_clone_and_seed_reproducibility():
@@ -94,7 +95,7 @@ def test_cross_val_score_grid_search_and_inner_cv_candidates():
     assert search.best_params_["weight_decay"] in (1e-3, 1e-1)
     # wide="auto" (default) tries each candidate with and without the wide path unless the candidate sets it
     candidates = [{"dropout": 0.0}, {"dropout": 0.5, "wide": False}]
-    fitted = clf.set_params(candidates=candidates).fit(frame, label)
+    fitted = clf.set_params(candidates=candidates, wide="auto").fit(frame, label)
     tried = [{"dropout": 0.0, "wide": True}, {"dropout": 0.0, "wide": False}, candidates[1]]
     assert len(fitted.inner_cv_scores_) == 3 and len(fitted.members_) == 2  # n_splits members of the kept one
     assert fitted.best_candidate_ == tried[int(np.argmax(fitted.inner_cv_scores_))]

@@ -369,7 +369,7 @@ class OncoNet(nn.Module):
             raise ValueError("OncoNet needs at least one of image, genes, clinical.")
         if len(set(sizes.values())) != 1:
             raise ValueError(f"inputs must share the batch size, got {sizes}.")
-        batch_size = next(iter(sizes.values()))
+        batch_size = next(v.shape[0] for v in data.values() if v is not None)  # no int(): traced sizes stay symbolic
         device = next(self.parameters()).device
         present = torch.tensor(
             [m in self.encoders and data[m] is not None for m in MODALITIES], dtype=torch.bool, device=device

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from monai.engines import PrepareBatch, default_prepare_batch
 
-__all__ = ["PrepareBatchWithPrior", "OncoNetPrepareBatch", "ONCONET_INPUT_KEYS"]
+__all__ = ["PrepareBatchWithPrior", "OncoNetPrepareBatch", "SurvivalPrepareBatch", "ONCONET_INPUT_KEYS"]
 
 #: batch keys that OncoNet reads as its input dictionary
 ONCONET_INPUT_KEYS = ("image", "genes", "clinical", "modality_mask", "graph")
@@ -79,3 +79,39 @@ class PrepareBatchWithPrior(PrepareBatch):
             return image, label
         prior = batchdata[self.prior_key].to(device=device, non_blocking=non_blocking, **kwargs)
         return image, {"segmentation": label, "prior": prior}
+
+
+class SurvivalPrepareBatch(PrepareBatch):
+    """Turn a collated batch into ``(inputs, target)`` for a survival network in a MONAI engine: ``inputs`` the
+    dictionary of ``input_keys`` on the device (e.g. the genomic and clinical columns that
+    :class:`~monai_dianet.estimators.OncoNetEnsemble` reads), ``target`` the (B, 2) float tensor of (time, event)
+    that :func:`~monai_dianet.metrics.stack_survival_output` and the survival metrics read (NaN time and event 0
+    where the batch has no outcome, e.g. inference on new patients).
+
+    Args:
+        input_keys: batch keys passed to the network.
+        time_key / event_key: batch keys of the follow-up time and the event indicator.
+    """
+
+    def __init__(
+        self, input_keys: tuple[str, ...] = ("genes", "clinical"), time_key: str = "time", event_key: str = "event"
+    ) -> None:
+        self.input_keys = tuple(input_keys)
+        self.time_key = time_key
+        self.event_key = event_key
+
+    def __call__(
+        self,
+        batchdata: Mapping[str, Any],
+        device: str | torch.device | None = None,
+        non_blocking: bool = False,
+        **kwargs: Any,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        missing = [k for k in self.input_keys if k not in batchdata]
+        if missing:
+            raise KeyError(f"the batch lacks input key(s) {missing}; it has {sorted(batchdata)}.")
+        inputs = {k: torch.as_tensor(batchdata[k]).to(device=device, non_blocking=non_blocking) for k in self.input_keys}
+        size = next(iter(inputs.values())).shape[0]
+        time = torch.as_tensor(batchdata.get(self.time_key, torch.full((size,), float("nan"))), dtype=torch.float32)
+        event = torch.as_tensor(batchdata.get(self.event_key, torch.zeros(size)), dtype=torch.float32)
+        return inputs, torch.stack([time.reshape(-1), event.reshape(-1)], 1).to(device=device, non_blocking=non_blocking)

@@ -21,4 +21,12 @@ from .uncertainty import (
     sample_variance,
     uncertainty_maps,
 )
-from .survival import check_survival_data, concordance_index, survival_array, time_dependent_auc
+from .survival import (
+    check_survival_data,
+    concordance_index,
+    concordance_index_metric,
+    stack_survival_output,
+    survival_array,
+    time_dependent_auc,
+    time_dependent_auc_metric,
+)

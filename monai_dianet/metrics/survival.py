@@ -1,16 +1,28 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Survival metrics from scikit-survival: Harrell's C-index, cumulative/dynamic time-dependent AUC."""
+"""Survival metrics from scikit-survival: Harrell's C-index, cumulative/dynamic time-dependent AUC, and their forms
+for ignite's ``EpochMetric`` in MONAI evaluators (risk (N,) or (N, 1), target (N, 2) = time, event)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import warnings
+
 import numpy as np
+import torch
 
 from monai_dianet.utils.errors import InputError
 
-__all__ = ["survival_array", "check_survival_data", "concordance_index", "time_dependent_auc"]
+__all__ = [
+    "survival_array",
+    "check_survival_data",
+    "concordance_index",
+    "time_dependent_auc",
+    "stack_survival_output",
+    "concordance_index_metric",
+    "time_dependent_auc_metric",
+]
 
 
 def check_survival_data(
@@ -109,3 +121,47 @@ def time_dependent_auc(
         survival_array(train_time, train_event), survival_array(time, event), np.asarray(risk, dtype=float), times
     )
     return times, np.asarray(auc), float(mean_auc)
+
+
+def stack_survival_output(output: Sequence[dict] | dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Evaluator output (decollated list or batch dict with ``pred`` risk and ``label`` (time, event)) ->
+    (risk (N,), target (N, 2)), for ignite's ``EpochMetric`` ``output_transform``."""
+    if isinstance(output, dict):
+        pred, label = torch.as_tensor(output["pred"]), torch.as_tensor(output["label"])
+    else:
+        pred = torch.stack([torch.as_tensor(o["pred"]) for o in output])
+        label = torch.stack([torch.as_tensor(o["label"]) for o in output])
+    return pred.float().reshape(-1), label.float().reshape(-1, 2)
+
+
+def concordance_index_metric(risk: torch.Tensor, target: torch.Tensor) -> float:
+    """:func:`concordance_index` of (N,) risks and (N, 2) (time, event) targets, as ignite's ``EpochMetric``
+    ``compute_fn``.
+
+    Example (a MONAI bundle config)::
+
+        "cindex": {"_target_": "ignite.metrics.EpochMetric", "check_compute_fn": false,
+                   "compute_fn": "$monai_dianet.metrics.concordance_index_metric",
+                   "output_transform": "$monai_dianet.metrics.stack_survival_output"}
+    """
+    target = target.detach().cpu().double().reshape(-1, 2).numpy()
+    return concordance_index(target[:, 0], target[:, 1], risk.detach().cpu().double().reshape(-1).numpy())
+
+
+def time_dependent_auc_metric(
+    risk: torch.Tensor, target: torch.Tensor, train_time: Sequence[float], train_event: Sequence[bool]
+) -> float:
+    """Mean :func:`time_dependent_auc` of (N,) risks and (N, 2) (time, event) targets at the default times, with
+    the censoring distribution of the training outcomes; bind ``train_time`` / ``train_event`` with
+    ``functools.partial`` for ignite's ``EpochMetric``. NaN, with a warning, where the AUC is not defined (no event
+    time of these patients inside the follow-up range).
+    """
+    target = target.detach().cpu().double().reshape(-1, 2).numpy()
+    try:
+        return time_dependent_auc(train_time, train_event, target[:, 0], target[:, 1],
+                                  risk.detach().cpu().double().reshape(-1).numpy())[2]
+    except ValueError as err:
+        if isinstance(err, InputError):
+            raise
+        warnings.warn(f"time-dependent AUC not defined here ({err}); reported as NaN.", stacklevel=2)
+        return float("nan")

@@ -90,6 +90,7 @@ def save_kaplan_meier_risk_groups(
     for g in present:
         sel = groups == g
         t, s, (lo, hi) = kaplan_meier_estimator(event[sel], time[sel], conf_type="log-log")
+        t, s, lo, hi = np.r_[0.0, t], np.r_[1.0, s], np.r_[1.0, lo], np.r_[1.0, hi]  # every curve starts at S(0) = 1
         label = f"{names.get(int(g), f'group {int(g) + 1}')} (n={int(sel.sum())}, events={int(event[sel].sum())})"
         line = ax.step(t, s, where="post", label=label)[0]
         ax.fill_between(t, lo, hi, step="post", alpha=0.2, color=line.get_color())

@@ -1,8 +1,8 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
 """TCGA multimodal cohorts (histology patches, STAR gene expression, GDC clinical tables): GDC readers, the aligned
-cohort and its MONAI dataset, the fitted preprocessing transforms, and the per-patient report of the
-``onconet_tcga_classification`` bundle."""
+cohort and its MONAI dataset, the fitted preprocessing transforms, the per-patient report of the
+``onconet_tcga_classification`` bundle, and its survival task (overall survival from the GDC clinical table)."""
 
 from .data import (
     DEFAULT_CLINICAL_COLUMNS,
@@ -48,4 +48,13 @@ from .transforms import (
     ScaleGeneExpressiond,
     ajcc_stage_to_number,
 )
-from .survival import SURVIVAL_COLUMNS, read_gdc_survival
+from .survival import SURVIVAL_COLUMNS, load_tcga_survival_cohort, read_gdc_survival
+from .survival_task import (
+    SURVIVAL_MODEL_FILE,
+    SURVIVAL_SPLITS,
+    OncoNetSurvivalTrainer,
+    build_survival_data,
+    load_survival_model,
+    survival_dataset,
+    survival_table,
+)

@@ -150,6 +150,8 @@ class TCGACohort:
         patches: case -> histology patch paths (cases without patches absent).
         gene_info: gene id -> ``gene_name``, ``gene_type``.
         edges: STRING-like edge table (``gene_a``, ``gene_b``, ``combined_score``) or None.
+        outcome: survival outcome per case (``time`` in days, ``event``), from
+            :func:`~monai_dianet.apps.tcga.read_gdc_survival`, or None.
     """
 
     labels: pd.Series
@@ -159,6 +161,7 @@ class TCGACohort:
     patches: dict[str, list[str]]
     gene_info: pd.DataFrame
     edges: pd.DataFrame | None = None
+    outcome: pd.DataFrame | None = None
 
     @property
     def case_ids(self) -> list[str]:
@@ -168,6 +171,35 @@ class TCGACohort:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def subset(self, case_ids: Sequence[str], labels: pd.Series | None = None) -> TCGACohort:
+        """The cohort restricted to ``case_ids`` (in that order), optionally with new labels (indexed by case id,
+        re-encoded as class indices) for them.
+
+        Raises:
+            KeyError: for case ids not in the cohort.
+        """
+        ids = [str(c) for c in case_ids]
+        unknown = [c for c in ids if c not in self.labels.index]
+        if unknown:
+            raise KeyError(f"case id(s) not in the cohort: {unknown[:10]}")
+        keep = set(ids)
+        if labels is None:
+            label_index, classes = self.labels.loc[ids], self.classes
+        else:
+            values = pd.Series(labels).reindex(ids)
+            classes = sorted(values.unique().tolist())
+            label_index = values.map({v: i for i, v in enumerate(classes)}).astype(int)
+        return TCGACohort(
+            labels=label_index,
+            classes=classes,
+            expression=self.expression.loc[[c for c in self.expression.index if c in keep]],
+            clinical=self.clinical.reindex(ids),
+            patches={c: p for c, p in self.patches.items() if c in keep},
+            gene_info=self.gene_info,
+            edges=self.edges,
+            outcome=None if self.outcome is None else self.outcome.reindex(ids),
+        )
 
     def modality_mask(self) -> pd.DataFrame:
         """Boolean presence per case (rows) of each modality (columns ``image``, ``genes``, ``clinical``)."""
@@ -184,7 +216,8 @@ class TCGACohort:
     def datalist(self, case_ids: Sequence[str] | None = None, genes: Sequence[str] | None = None) -> list[dict]:
         """One raw dict per case: ``case_id``, ``label`` (int), ``image`` (list of patch paths, maybe empty),
         ``genes`` (pandas Series of raw expression by gene id, or None), ``clinical`` (Series of the clinical
-        columns, or None) and ``modality_mask`` (bool array (3,)).
+        columns, or None) and ``modality_mask`` (bool array (3,)); when the cohort has an ``outcome``, also
+        ``time`` (float days, NaN when unknown) and ``event`` (bool).
 
         Args:
             case_ids: cases to include (default all, in cohort order).
@@ -222,6 +255,10 @@ class TCGACohort:
                     "modality_mask": present,
                 }
             )
+            if self.outcome is not None:
+                known = c in self.outcome.index and not pd.isna(self.outcome.at[c, "time"])
+                items[-1]["time"] = float(self.outcome.at[c, "time"]) if known else float("nan")
+                items[-1]["event"] = bool(self.outcome.at[c, "event"]) if known else False
         return items
 
     def edge_index(
@@ -246,7 +283,7 @@ def load_tcga_cohort(
     sample_sheet: str | Path | None = AUTO,
     rna_dir: str | Path | None = None,
     clinical: str | Path | None = AUTO,
-    labels: str | Path = "labels.tsv",
+    labels: str | Path | None = "labels.tsv",
     edges: str | Path | None = AUTO,
     patches: str | Path | None = AUTO,
     column: str = "tpm_unstranded",
@@ -278,7 +315,9 @@ def load_tcga_cohort(
         rna_dir: folder of the ``<File ID>/<File Name>`` downloads (default ``root/rna_seq`` when it exists,
             else the sample sheet's folder).
         clinical: GDC ``clinical.tsv``.
-        labels: label table (``case_submitter_id``, ``label_column``).
+        labels: label table (``case_submitter_id``, ``label_column``); None: no label table, the cohort is every
+            case of the clinical table, all of class 0 (e.g. for survival, see
+            :func:`~monai_dianet.apps.tcga.load_tcga_survival_cohort`).
         edges: STRING-like edge list.
         patches: histology patch folder (see :func:`list_histology_patches`).
         column: STAR value column (``tpm_unstranded``, ``unstranded``, ...).
@@ -301,8 +340,6 @@ def load_tcga_cohort(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"TCGA cohort folder not found: {root}")
-    label_path = _resolve(root, labels)
-    label_series = read_label_table(label_path, label_column=label_column)
     sheet_path = _find(root, sample_sheet, "sample_sheet")
     clinical_path = _find(root, clinical, "clinical")
     edges_path = _find(root, edges, "edges")
@@ -335,6 +372,15 @@ def load_tcga_cohort(
     else:
         clinical_table = pd.DataFrame(index=pd.Index([], name="case_submitter_id", dtype=str))
 
+    if labels is not None:
+        label_path = _resolve(root, labels)
+        label_series = read_label_table(label_path, label_column=label_column)
+        reference = f"label table {label_path.name}"
+    elif clinical_path is None:
+        raise FileNotFoundError(f"no clinical table in {root}: without a label table the cohort is its cases.")
+    else:  # every case of the clinical table, one class
+        label_series = pd.Series(0, index=clinical_table.index, name=label_column)
+        reference = f"clinical table {clinical_path.name}"
     patch_map = list_histology_patches(patch_path) if patch_path is not None else {}
     tables = {}
     if sheet_path is not None:
@@ -344,7 +390,7 @@ def load_tcga_cohort(
     if patch_path is not None:
         tables[f"patch folder {patch_path.name}"] = patch_map.keys()
     required = [f"clinical table {clinical_path.name}"] if (clinical_path is not None and require_clinical) else []
-    keep = align_case_ids((f"label table {label_path.name}", label_series.index), tables, required, on_mismatch)
+    keep = align_case_ids((reference, label_series.index), tables, required, on_mismatch)
 
     label_series = label_series.loc[keep]
     classes = sorted(label_series.unique().tolist())
@@ -573,7 +619,7 @@ def load_tcga_preprocessing(path: str | Path) -> dict:
 
 
 def build_tcga_data(
-    root: str | Path,
+    root: str | Path | TCGACohort,
     num_genes: int | None = 128,
     genes: Sequence[str] | None = None,
     clinical_columns: Sequence[str] | None = None,
@@ -591,7 +637,8 @@ def build_tcga_data(
     """Read a cohort, split it by case, fit the preprocessing on the training cases and build datasets.
 
     Args:
-        root: cohort folder (GDC files, see :func:`load_tcga_cohort`).
+        root: cohort folder (GDC files, see :func:`load_tcga_cohort`), or a loaded cohort (then
+            ``clinical_columns`` and ``cohort_kwargs`` must be left out).
         num_genes: top-variance genes kept (on the training cases); ignored when ``genes`` is given; None
             keeps all genes.
         genes: explicit gene ids to keep.
@@ -609,7 +656,12 @@ def build_tcga_data(
     Returns:
         :class:`TCGAData`.
     """
-    cohort = load_tcga_cohort(root, clinical_columns=clinical_columns, **cohort_kwargs)
+    if isinstance(root, TCGACohort):
+        if clinical_columns is not None or cohort_kwargs:
+            raise ValueError("a loaded cohort was given: clinical_columns and cohort arguments do not apply.")
+        cohort = root
+    else:
+        cohort = load_tcga_cohort(root, clinical_columns=clinical_columns, **cohort_kwargs)
     splits = split_datalist(cohort.datalist(genes=[]), val_fraction, test_fraction, seed, label_key="label")
     train_ids = [d["case_id"] for d in splits["training"]]
     train_rna = [c for c in train_ids if c in cohort.expression.index]

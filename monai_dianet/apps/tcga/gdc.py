@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from monai_dianet.data.synthetic.tcga import STAR_COLUMNS
+from monai_dianet.utils.errors import InputError
 
 __all__ = [
     "GDC_NA_VALUES",
@@ -69,8 +70,9 @@ _TCGA_CASE = re.compile(r"^(TCGA-[A-Z0-9]{2}-[A-Z0-9]{4})")
 _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
-class CaseMismatchError(ValueError):
-    """Case ids of two tables disagree (a case found in one table and not in another)."""
+class CaseMismatchError(InputError):
+    """Case ids of two tables disagree (a case found in one table and not in another); a ``ValueError`` reported
+    as one line by bundles and command lines."""
 
 
 def _preview(ids: Iterable, limit: int = 10) -> str:

@@ -1,20 +1,26 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
 """Overall-survival labels from a GDC ``clinical.tsv`` (``vital_status``, ``days_to_death``,
-``days_to_last_follow_up``)."""
+``days_to_last_follow_up``), and the TCGA cohort of the cases that have them."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from monai_dianet.apps.tcga.data import AUTO, TCGACohort, _find, load_tcga_cohort
 from monai_dianet.apps.tcga.gdc import GDC_NA_VALUES, _normalise_clinical_columns
 from monai_dianet.utils.errors import InputError, MissingInputError
 
-__all__ = ["SURVIVAL_COLUMNS", "read_gdc_survival"]
+__all__ = ["SURVIVAL_COLUMNS", "read_gdc_survival", "load_tcga_survival_cohort"]
+
+logger = logging.getLogger(__name__)
 
 SURVIVAL_COLUMNS = ("vital_status", "days_to_death", "days_to_last_follow_up")
 """The GDC clinical fields that define overall survival (days from diagnosis)."""
@@ -121,3 +127,52 @@ def read_gdc_survival(
     if not out["event"].any():
         raise InputError(f"{path}: every case is censored (vital_status never 'Dead'); survival needs events.")
     return out
+
+
+def load_tcga_survival_cohort(
+    root: str | Path, clinical: str | Path = AUTO, require_outcome: bool = True, **cohort_kwargs: Any
+) -> TCGACohort:
+    """A TCGA cohort for survival: the cases of the GDC clinical table (no label table needed), joined with the other
+    tables by :func:`~monai_dianet.apps.tcga.load_tcga_cohort` (a case of the sample sheet or the patch folder
+    that is not in the clinical table is an error), with the overall-survival outcome of
+    :func:`read_gdc_survival` as ``cohort.outcome``.
+
+    Args:
+        root: cohort folder (GDC files).
+        clinical: the clinical table (``"auto"``: ``clinical.tsv`` or a unique GDC-style match in ``root``).
+        require_outcome: True: keep the cases with a usable outcome (the others are dropped and counted in the log),
+            labelled by their event indicator (class 1 = event, for stratified splits); False (prediction on new
+            patients): keep every case, with NaN time where the outcome is unknown or the table has no outcome.
+        cohort_kwargs: passed to :func:`~monai_dianet.apps.tcga.load_tcga_cohort` (``patches=None`` leaves the
+            images out, ``clinical_columns``, ``sample_sheet``...).
+
+    Returns:
+        the cohort, with ``outcome`` (``time``, ``event``) indexed like its cases.
+
+    Raises:
+        MissingInputError: no cohort folder or no clinical table.
+        InputError: (one line) cases that do not join across the tables, and the errors of :func:`read_gdc_survival`
+            (censored-only outcomes, survival columns missing for every case, negative or non-numeric times).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise MissingInputError(f"TCGA cohort folder not found: {root}")
+    clinical_path = _find(root, clinical, "clinical")
+    if clinical_path is None:
+        raise MissingInputError(f"{root}: no GDC clinical table (clinical.tsv); survival outcomes come from it.")
+    cohort = load_tcga_cohort(root, clinical=clinical_path, labels=None, **cohort_kwargs)
+    try:
+        outcome = read_gdc_survival(clinical_path, case_ids=cohort.case_ids, on_missing="drop")
+    except InputError as err:
+        if require_outcome:
+            raise
+        logger.warning("no survival outcome in %s (%s): predictions only.", clinical_path, err)
+        outcome = pd.DataFrame({"time": np.nan, "event": False}, index=pd.Index([], name="case_submitter_id"))
+    if not require_outcome:
+        return dataclasses.replace(cohort, outcome=outcome.reindex(cohort.case_ids))
+    dropped = len(cohort.case_ids) - len(outcome)
+    if dropped:
+        logger.info("%d of %d cases of %s have no usable survival outcome and are left out.", dropped,
+                    len(cohort.case_ids), clinical_path)
+    subset = cohort.subset(outcome.index, labels=outcome["event"].astype(int))
+    return dataclasses.replace(subset, outcome=outcome)

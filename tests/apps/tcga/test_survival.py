@@ -1,6 +1,7 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Overall-survival labels from GDC clinical.tsv: the generator's table, GDC row repetition, and clear errors."""
+"""Overall-survival labels from GDC clinical.tsv (the generator's table, GDC row repetition, clear errors) and the
+survival cohort joined with the other GDC tables."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monai_dianet.apps.tcga import read_gdc_survival
+from monai_dianet.apps.tcga import CaseMismatchError, load_tcga_survival_cohort, read_gdc_survival
 from monai_dianet.data.synthetic.tcga import generate_tcga
 from monai_dianet.utils.errors import InputError, MissingInputError
 
@@ -84,3 +85,42 @@ def test_missing_file_and_column(tmp_path):
         read_gdc_survival(path)
     assert np.isclose(read_gdc_survival(_write(tmp_path, [["u1", "A", "P", "Dead", "5", "'--"],
                                                           ["u2", "B", "P", "Alive", "'--", "9"]]))["time"].sum(), 14)
+
+
+def test_survival_cohort_joins_the_gdc_tables(tmp_path):
+    paths = generate_tcga(tmp_path, num=16, seed=1, num_genes=83, patch_size=16, patches_per_case=1,
+                          missing_rate=0.2, progress=False)
+    (tmp_path / "labels.tsv").unlink()  # survival needs no label table
+    outcome = read_gdc_survival(paths["clinical"])
+    cohort = load_tcga_survival_cohort(tmp_path, patches=None)
+    # the cases with an outcome, labelled by their event (for stratified splits), no image modality
+    assert cohort.case_ids == list(outcome.index) and cohort.patches == {}
+    assert cohort.labels.tolist() == outcome["event"].astype(int).tolist()
+    items = cohort.datalist()
+    assert [(d["time"], d["event"]) for d in items] == list(zip(outcome["time"], outcome["event"]))
+    assert not any(d["modality_mask"][0] for d in items)
+    # prediction on new patients keeps every case of the clinical table, NaN time where the outcome is unknown
+    every = load_tcga_survival_cohort(tmp_path, require_outcome=False)
+    assert len(every.case_ids) == 16 and sum(np.isnan(d["time"]) for d in every.datalist()) == 16 - len(outcome)
+    # a case of the sample sheet that is not in the clinical table: a clear one-line error
+    sheet = pd.read_csv(paths["sample_sheet"], sep="\t", dtype=str)
+    sheet.loc[0, "Case ID"] = "TCGA-XX-NONE"
+    sheet.to_csv(paths["sample_sheet"], sep="\t", index=False)
+    with pytest.raises(CaseMismatchError, match="TCGA-XX-NONE") as err:
+        load_tcga_survival_cohort(tmp_path)
+    assert isinstance(err.value, InputError) and "\n" not in str(err.value)
+
+
+def test_survival_cohort_errors(tmp_path):
+    with pytest.raises(MissingInputError, match="not found"):
+        load_tcga_survival_cohort(tmp_path / "absent")
+    generate_tcga(tmp_path, num=8, seed=2, num_genes=83, patch_size=16, patches_per_case=1, progress=False)
+    clinical = tmp_path / "clinical.tsv"
+    table = pd.read_csv(clinical, sep="\t", dtype=str, keep_default_na=False)
+    table.loc[table["vital_status"] == "Dead", "vital_status"] = "Alive"
+    table.to_csv(clinical, sep="\t", index=False)
+    with pytest.raises(InputError, match="every case is censored"):
+        load_tcga_survival_cohort(tmp_path)
+    clinical.rename(tmp_path / "other.tsv")
+    with pytest.raises(MissingInputError, match="no GDC clinical table"):
+        load_tcga_survival_cohort(tmp_path)

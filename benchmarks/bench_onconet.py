@@ -24,9 +24,11 @@ Data sets (all real except ``generated``; none downloaded, they ship inside scik
 - kept aside (never used to choose anything, run once at the end): ``breast_cancer`` (scikit-survival's
   Desmedt et al. 2007 cohort: 198 patients, 76 microarray genes + 4 clinical variables, 26 % distant metastases)
   and ``aids`` (ACTG 320 trial, 1,151 x 11, 8 % events).
-- ``generated``: the GDC-format cohort of ``monai_dianet.data.synthetic.tcga`` (log TPM of the 64 most variable
-  genes + the clinical table; classification label; survival from ``vital_status`` / ``days_to_death`` /
-  ``days_to_last_follow_up`` when the generator writes them).
+- ``generated``: the GDC-format cohort of ``monai_dianet.data.synthetic.tcga`` (240 cases, a new cohort per repeat;
+  log TPM of the 64 most variable genes + the clinical table; classification label from ``labels.tsv``; overall
+  survival from ``vital_status`` / ``days_to_death`` / ``days_to_last_follow_up`` of ``clinical.tsv``, read by
+  ``monai_dianet.apps.tcga.load_tcga_survival_cohort`` as the TCGA bundle's survival task does, which keeps the
+  cases with an outcome). The generator plants the outcome in the clinical score only (age, stage).
 
 Run (CPU, 1 thread; about 1-2 minutes per data set and task)::
 
@@ -102,21 +104,22 @@ def load_dataset(name: str, task: str, seed: int = 0) -> tuple[pd.DataFrame, np.
 
 
 def _generated(task: str, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list]:
+    from monai_dianet.apps.tcga import load_tcga_cohort, load_tcga_survival_cohort
     from monai_dianet.data.synthetic.tcga import generate_tcga
-    from monai_dianet.apps.tcga.data import load_tcga_cohort
 
     with tempfile.TemporaryDirectory() as tmp:
         generate_tcga(tmp, num=240, seed=seed, num_genes=256, patch_size=16, patches_per_case=1, progress=False)
-        cohort = load_tcga_cohort(tmp)
+        # survival: the cases with an outcome in clinical.tsv, as the TCGA bundle's survival task reads them
+        cohort = load_tcga_survival_cohort(tmp, patches=None) if task == "survival" else load_tcga_cohort(tmp)
     expr = np.log1p(cohort.expression)
     genes = expr[expr.var().sort_values(ascending=False).index[:64]].reindex(cohort.case_ids)
     clinical = cohort.clinical.reindex(cohort.case_ids)
-    outcome = [c for c in ("vital_status", "days_to_death", "days_to_last_follow_up") if c in clinical]
-    table = pd.concat([genes, clinical.drop(columns=outcome)], axis=1).reset_index(drop=True)
+    table = pd.concat([genes, clinical], axis=1).reset_index(drop=True)
     table.columns = [str(c) for c in table.columns]
     if task == "classification":
-        return table, np.zeros(len(table)), np.asarray(cohort.labels) > 0, list(clinical.drop(columns=outcome).columns)
-    raise ValueError("generated survival needs the survival fields of the generator (TCGA survival task).")
+        return table, np.zeros(len(table)), np.asarray(cohort.labels) > 0, list(clinical.columns)
+    outcome = cohort.outcome.reindex(cohort.case_ids)
+    return table, outcome["time"].to_numpy(float), outcome["event"].to_numpy(bool), list(clinical.columns)
 
 
 def baseline_preprocessor(x: pd.DataFrame) -> ColumnTransformer:

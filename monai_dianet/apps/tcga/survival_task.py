@@ -125,6 +125,8 @@ class OncoNetSurvivalTrainer:
         data: from :func:`build_survival_data`.
         ckpt_dir: output folder.
         num_groups: number of predicted risk groups (2: below / above the validation median).
+        max_epochs: the estimator's ``max_epochs`` (epochs per ensemble member, with early stopping); None keeps the
+            estimator's. A MONAI train workflow reads it as the trainer's ``max_epochs`` property.
         inferer: runs the exported module on the validation inputs (default MONAI's ``SimpleInferer``), as the
             evaluator does.
 
@@ -141,9 +143,13 @@ class OncoNetSurvivalTrainer:
         data: TCGAData,
         ckpt_dir: str,
         num_groups: int = 2,
+        max_epochs: int | None = None,
         inferer: Inferer | None = None,
     ) -> None:
+        if max_epochs is not None:
+            estimator.set_params(max_epochs=int(max_epochs))
         self.estimator = estimator
+        self.max_epochs = estimator.max_epochs
         self.data = data
         self.ckpt_dir = Path(ckpt_dir)
         self.num_groups = num_groups

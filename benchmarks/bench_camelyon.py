@@ -39,13 +39,9 @@ NETWORKS = {"DIANet": ["train.json"], "ResNet-18": ["train.json", "train_resnet1
 
 
 def _parser(configs: list[str], **overrides):
-    from monai.bundle import ConfigParser
+    from monai_dianet.bundle import load_bundle_config
 
-    parser = ConfigParser()
-    parser.read_config([str(CONFIGS / c) for c in configs])
-    parser.read_meta(str(CONFIGS / "metadata.json"))
-    parser.update(overrides)
-    return parser
+    return load_bundle_config(CONFIGS.parent, configs, overrides)
 
 
 def train_and_test(name: str, overrides: dict, out: Path) -> dict:

@@ -1,7 +1,9 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Runtime helpers shared by the monai-dianet bundles: start-up checks, one-line errors, Model Zoo checks."""
+"""Runtime helpers shared by the monai-dianet bundles: config loading, start-up checks, one-line errors, Model Zoo
+checks."""
 
+from .config import load_bundle_config
 from .startup import start_run
 from .version import MONAIVersionWarning, check_monai_version
 from .zoo import check_torchscript_export, check_workflow_properties, verify_bundle_metadata, verify_bundle_net
@@ -11,6 +13,7 @@ __all__ = [
     "check_monai_version",
     "check_torchscript_export",
     "check_workflow_properties",
+    "load_bundle_config",
     "start_run",
     "verify_bundle_metadata",
     "verify_bundle_net",

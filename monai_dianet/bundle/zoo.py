@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_metadata, verify_net_in_out
+from monai.bundle import ConfigWorkflow, ckpt_export, verify_metadata, verify_net_in_out
+
+from monai_dianet.bundle.config import load_bundle_config
 
 __all__ = ["check_torchscript_export", "check_workflow_properties", "verify_bundle_metadata", "verify_bundle_net"]
 
@@ -91,13 +93,8 @@ def verify_bundle_net(
     )
 
 
-def _network(bundle: PathLike, configs: list[str], net_id: str, ckpt_file: PathLike, override: dict):
-    parser = ConfigParser()
-    parser.read_config(configs)
-    parser.read_meta(_meta_file(bundle))
-    for key, value in override.items():
-        parser[key] = value
-    network = parser.get_parsed_content(net_id)
+def _network(bundle: PathLike, config: str | Sequence[str], net_id: str, ckpt_file: PathLike, override: dict):
+    network = load_bundle_config(bundle, config, override).get_parsed_content(net_id)
     network.load_state_dict(torch.load(ckpt_file, map_location="cpu", weights_only=True))
     return network.eval()
 
@@ -148,7 +145,7 @@ def check_torchscript_export(
             **override,
         )
         exported = torch.jit.load(path, map_location="cpu")
-    eager = _network(bundle, configs, net_id, ckpt_file, override)
+    eager = _network(bundle, config, net_id, ckpt_file, override)
     generator = torch.Generator().manual_seed(seed)
     worst = 0.0
     with torch.no_grad():

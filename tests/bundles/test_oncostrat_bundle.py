@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from monai_dianet.bundle import load_bundle_config
+
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "oncostrat_treatment_policy"
 SMALL = ["--synthetic_cases", "30", "--learning_starts", "50", "--eval_freq", "100", "--num_cycles", "6"]
 
@@ -133,11 +135,7 @@ def test_model_zoo_checks(trained, tmp_path):
     ckpt_export(net_id="network_def", filepath=str(ts), ckpt_file=str(trained / "models" / "model.pt"),
                 meta_file=str(configs / "metadata.json"), config_file=str(configs / "inference.json"),
                 bundle_root=str(trained))
-    from monai.bundle import ConfigParser
-
-    parser = ConfigParser()
-    parser.read_config(str(configs / "inference.json"))
-    parser["bundle_root"] = str(trained)
+    parser = load_bundle_config(configs.parent, "inference.json", {"bundle_root": str(trained)})
     net = parser.get_parsed_content("network_def")
     net.load_state_dict(torch.load(trained / "models" / "model.pt"))
     net.eval()

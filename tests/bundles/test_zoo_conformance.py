@@ -20,6 +20,7 @@ from monai.bundle import ConfigParser
 from monai_dianet.bundle import (
     check_torchscript_export,
     check_workflow_properties,
+    load_bundle_config,
     verify_bundle_metadata,
     verify_bundle_net,
 )
@@ -29,10 +30,7 @@ BUNDLES_DIR = Path(__file__).resolve().parents[2] / "bundles"
 
 
 def _random_weights(bundle: Path, tmp_path: Path, config: str = "inference.json", **override) -> Path:
-    parser = ConfigParser()
-    parser.read_config(str(bundle / "configs" / config))
-    for key, value in override.items():
-        parser[key] = value
+    parser = load_bundle_config(bundle, config, override)
     torch.manual_seed(0)
     path = tmp_path / "random_model.pt"
     torch.save(parser.get_parsed_content("network_def").state_dict(), path)

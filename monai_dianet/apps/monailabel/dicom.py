@@ -28,6 +28,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -416,6 +417,23 @@ def _code(triple: tuple[str, str, str]):
     return Code(*triple)
 
 
+def _derived_series(series_number: int, description: str, algorithm_name: str, version: str) -> dict[str, Any]:
+    """The new-series and equipment attributes shared by the SEG and the parametric map."""
+    from pydicom.uid import generate_uid
+
+    return {
+        "series_instance_uid": generate_uid(),
+        "series_number": int(series_number),
+        "sop_instance_uid": generate_uid(),
+        "instance_number": 1,
+        "manufacturer": "monai-dianet",
+        "manufacturer_model_name": algorithm_name,
+        "software_versions": version,
+        "device_serial_number": "0",
+        "series_description": description,
+    }
+
+
 def _software_version() -> str:
     from monai_dianet import __version__
 
@@ -450,7 +468,6 @@ def brats_segmentation(
         ValueError: ``regions`` does not match the source grid.
     """
     import highdicom as hd
-    from pydicom.uid import generate_uid
 
     regions = np.asarray(regions)
     if regions.ndim != 4 or regions.shape[0] != len(BRATS_REGIONS):
@@ -481,15 +498,7 @@ def brats_segmentation(
         pixel_array=pixel_array,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
-        series_instance_uid=generate_uid(),
-        series_number=int(series_number),
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="monai-dianet",
-        manufacturer_model_name=algorithm_name,
-        software_versions=version,
-        device_serial_number="0",
-        series_description=series_description,
+        **_derived_series(series_number, series_description, algorithm_name, version),
         omit_empty_frames=False,
     )
 
@@ -521,7 +530,6 @@ def uncertainty_parametric_map(
         ValueError: a shape that does not match the source grid, or non-finite values.
     """
     import highdicom as hd
-    from pydicom.uid import generate_uid
 
     values = np.asarray(uncertainty, dtype=np.float32)
     first = source_datasets[0]
@@ -549,16 +557,8 @@ def uncertainty_parametric_map(
     return hd.pm.ParametricMap(
         source_images=list(source_datasets),
         pixel_array=np.ascontiguousarray(values.transpose(2, 1, 0)),
-        series_instance_uid=generate_uid(),
-        series_number=int(series_number),
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="monai-dianet",
-        manufacturer_model_name=algorithm_name,
-        software_versions=_software_version(),
-        device_serial_number="0",
+        **_derived_series(series_number, series_description, algorithm_name, _software_version()),
         contains_recognizable_visual_features=False,
         real_world_value_mappings=[mapping],
-        series_description=series_description,
         **window,
     )

@@ -28,7 +28,7 @@ from monai.transforms import Compose, Invertd
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.basic_infer import BasicInferTask
 
-from monai_dianet.apps.monailabel.config import load_bundle_config
+from monai_dianet.bundle import load_bundle_config
 from monai_dianet.handlers.routing import load_router_file
 from monai_dianet.inferers import ACWIRouter
 from monai_dianet.metrics.uncertainty import case_uncertainty
@@ -86,7 +86,7 @@ class DIANetInferTask(BasicInferTask):
         skip_transforms: Sequence[str] = ("ValidateBraTSCased",),
     ) -> None:
         self.bundle = os.path.abspath(bundle)
-        self.parser = load_bundle_config(self.bundle, overrides={"device": "$torch.device('cpu')", **(overrides or {})})
+        self.parser = load_bundle_config(self.bundle, overrides=self._overrides(overrides))
         self.model_file = model_file or self.parser.get_parsed_content("ckpt_path")
         self.router_file = router_file or self.parser.get_parsed_content("router_file")
         self.regions_to_labels = regions_to_labels
@@ -102,6 +102,9 @@ class DIANetInferTask(BasicInferTask):
             load_strict=True,
             config={"mc_samples": int(self.parser.get_parsed_content("mc_samples"))},
         )
+
+    def _overrides(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {"bundle_root": self.bundle, "device": "$torch.device('cpu')", **(extra or {})}
 
     def info(self) -> dict[str, Any]:
         out = super().info()
@@ -134,7 +137,7 @@ class DIANetInferTask(BasicInferTask):
                 f"ACWI router file {self.router_file} does not exist: fit it with the bundle's evaluate.json "
                 "(python -m monai.bundle run --config_file \"['configs/train.json','configs/evaluate.json']\")."
             )
-        parser = load_bundle_config(self.bundle, overrides={"device": "$torch.device('cpu')"})
+        parser = load_bundle_config(self.bundle, overrides=self._overrides())
         parser["mc_samples"] = self.parser["mc_samples"]
         router = parser.get_parsed_content("router", instantiate=True)
         load_router_file(self.router_file, router)

@@ -196,7 +196,7 @@ def make_tiny_brats_bundle(folder: Path, train_case: dict, router_cases: list[di
     import torch
     from monai.losses import DiceCELoss
 
-    from monai_dianet.apps.monailabel.config import load_bundle_config
+    from monai_dianet.bundle import load_bundle_config
     from monai_dianet.handlers.routing import save_router_file
     from monai_dianet.inferers import case_correct, fit_router_thresholds
 
@@ -204,7 +204,8 @@ def make_tiny_brats_bundle(folder: Path, train_case: dict, router_cases: list[di
     shutil.copytree(src / "configs", folder / "configs")
     (folder / "models").mkdir()
     torch.manual_seed(0)
-    parser = load_bundle_config(str(folder), overrides={"device": "$torch.device('cpu')", **TINY_OVERRIDES})
+    parser = load_bundle_config(str(folder), overrides={"bundle_root": str(folder), "device": "$torch.device('cpu')",
+                                                     **TINY_OVERRIDES})
     net = parser.get_parsed_content("network_def")
     x, y = _normalised(train_case)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)

@@ -6,7 +6,10 @@ Both networks are trained by ``bundles/dianet_brats_segmentation/configs/train.j
 ``train_segresnet.json`` on top, as in MONAI's own BraTS bundle), in this process, side by side, on the same generated
 cases (both BraTS layouts), with the same ROI, learning rate, number of iterations and seed. Reported: validation
 Dice per region (TC/WT/ET, sliding window, threshold 0.5), training time and sliding-window inference time, each as
-the ratio DIANet / SegResNet.
+the ratio DIANet / SegResNet. With ``--seeds``, both networks are trained once per seed (the training seed; the
+split is fixed) and the summary gives mean +- sd over the seeds. With ``--test-fraction``, the split also holds out a
+test set (``monai_dianet.data.split_datalist`` through the bundle's ``brats_datalists``) and the Dice is measured on
+it instead of on the validation cases.
 
 Memory: a separate process (fresh interpreter, so ``ru_maxrss`` is its own) runs the inference.json path on one
 random 4 x 240 x 240 x 155 volume (BraTS size) with a randomly initialised DIANet: the ACWI router's fast
@@ -16,6 +19,7 @@ process's peak resident memory (target < 4 GB on CPU).
 Usage::
 
     python benchmarks/bench_brats.py --epochs 4 --cases 4 --shape 64 64 48 --roi 64 64 32
+    python benchmarks/bench_brats.py --cases 10 --test-fraction 0.4 --seeds 0 1 2   # 8 test cases, 3 seeds
     python benchmarks/bench_brats.py --skip-train --memory          # memory only
 """
 
@@ -25,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,8 +48,9 @@ def _parser(configs: list[str], **overrides):
     return load_bundle_config(CONFIGS.parent, configs, overrides)
 
 
-def train_and_measure(name: str, configs: list[str], overrides: dict) -> dict:
-    """Train with the bundle config, then time sliding-window inference on the validation cases."""
+def train_and_measure(name: str, configs: list[str], overrides: dict, eval_split: str = "validation") -> dict:
+    """Train with the bundle config, then time sliding-window inference on the ``eval_split`` cases."""
+    from monai.data import Dataset
     from monai.inferers import sliding_window_inference
     from monai.metrics import DiceMetric, HausdorffDistanceMetric
     from monai.utils import set_determinism
@@ -61,7 +67,8 @@ def train_and_measure(name: str, configs: list[str], overrides: dict) -> dict:
     iterations = trainer.state.iteration
 
     network = parser.get_parsed_content("network").eval()
-    val_ds = parser.get_parsed_content("validate#dataset")
+    eval_list = parser.get_parsed_content("datalists")[eval_split]
+    val_ds = Dataset(eval_list, parser.get_parsed_content("validate#preprocessing"))
     roi = overrides["roi_size"]
     dice = DiceMetric(include_background=True, reduction="mean_batch")
     hd95 = HausdorffDistanceMetric(include_background=True, percentile=95, reduction="mean_batch")
@@ -85,7 +92,8 @@ def train_and_measure(name: str, configs: list[str], overrides: dict) -> dict:
         "iterations": iterations,
         "train_s": train_s,
         "infer_s": infer_s,
-        "val_cases": len(val_ds),
+        "eval_split": eval_split,
+        "eval_cases": len(val_ds),
         "dice": dict(zip(("TC", "WT", "ET"), d)),
         "mean_dice": sum(d) / 3,
         "hd95": dict(zip(("TC", "WT", "ET"), h)),
@@ -126,6 +134,34 @@ def memory_child(args: argparse.Namespace) -> None:
     )
 
 
+def _mean_sd(values: list[float], digits: int = 3) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.{digits}f} +- {sd:.{digits}f}"
+
+
+def _summary(runs: list[dict], seeds: list[int], eval_split: str) -> dict:
+    """Print and return mean +- sd over the seeds of each model's Dice and of DIANet / SegResNet's time ratios."""
+    by_model = {m: [r for r in runs if r["model"] == m] for m in ("SegResNet", "DIANet")}
+    print(f"\nmean +- sd over seeds {seeds}, {eval_split} split:")
+    print("| model | train s | Dice TC | Dice WT | Dice ET | mean Dice |")
+    print("|---|---|---|---|---|---|")
+    summary: dict = {}
+    for model, rs in by_model.items():
+        cols = [[r["dice"][k] for r in rs] for k in ("TC", "WT", "ET")] + [[r["mean_dice"] for r in rs]]
+        print(f"| {model} | {_mean_sd([r['train_s'] for r in rs], 1)} | " + " | ".join(_mean_sd(c) for c in cols) + " |")
+        summary[model] = {"mean_dice": [r["mean_dice"] for r in rs], "train_s": [r["train_s"] for r in rs]}
+    seg, dia = by_model["SegResNet"], by_model["DIANet"]
+    diff = [d["mean_dice"] - s["mean_dice"] for s, d in zip(seg, dia)]
+    time_ratio = [d["train_s"] / s["train_s"] for s, d in zip(seg, dia)]
+    infer_ratio = [d["infer_s"] / s["infer_s"] for s, d in zip(seg, dia)]
+    print(
+        f"DIANet - SegResNet mean Dice: {_mean_sd(diff)} (per seed {', '.join(f'{d:+.3f}' for d in diff)}); "
+        f"train time DIANet / SegResNet {_mean_sd(time_ratio)}; inference time {_mean_sd(infer_ratio)}"
+    )
+    summary.update({"dice_diff": diff, "train_time_ratio": time_ratio, "inference_time_ratio": infer_ratio})
+    return summary
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=4, help="generated cases per layout (2021 and 2023)")
@@ -134,6 +170,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--val-fraction", type=float, default=0.25)
+    ap.add_argument("--test-fraction", type=float, default=0.0, help="> 0: hold out a test split and score on it")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[123], help="training seeds (one run of each per seed)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--memory", action="store_true", help="also measure DIANet inference memory on 240x240x155")
@@ -165,25 +203,27 @@ def main() -> None:
             "val_fraction": args.val_fraction,
             "seed": 123,
         }
-        runs = [
-            train_and_measure("SegResNet", ["train.json", "train_segresnet.json"], dict(common)),
-            train_and_measure("DIANet", ["train.json"], dict(common)),
-        ]
-        seg, dia = runs
-        results["runs"] = runs
-        results["ratios_dianet_over_segresnet"] = {
-            "train_time": dia["train_s"] / seg["train_s"],
-            "inference_time": dia["infer_s"] / seg["infer_s"],
-            **{f"dice_{r}": (dia["dice"][r] / seg["dice"][r] if seg["dice"][r] > 0 else None) for r in ("TC", "WT", "ET")},
-            "mean_dice": dia["mean_dice"] / seg["mean_dice"] if seg["mean_dice"] > 0 else None,
-        }
-        print(f"{'model':<10} {'iters':>5} {'train s':>8} {'infer s':>8} {'Dice TC':>8} {'Dice WT':>8} {'Dice ET':>8} {'mean':>6}")
-        for r in runs:
-            print(
-                f"{r['model']:<10} {r['iterations']:>5} {r['train_s']:>8.1f} {r['infer_s']:>8.2f} "
-                f"{r['dice']['TC']:>8.3f} {r['dice']['WT']:>8.3f} {r['dice']['ET']:>8.3f} {r['mean_dice']:>6.3f}"
-            )
-        print("DIANet / SegResNet:", json.dumps(results["ratios_dianet_over_segresnet"]))
+        eval_split = "test" if args.test_fraction > 0 else "validation"
+        common["datalists"] = (
+            "$monai_dianet.apps.brats.brats_datalists(@data_dir, @datalist_json, val_fraction=@val_fraction, "
+            f"seed=@split_seed, max_cases=@max_cases, test_fraction={args.test_fraction})"
+        )
+        results["runs"] = []
+        for seed in args.seeds:
+            overrides = dict(common, seed=seed)
+            seg = train_and_measure("SegResNet", ["train.json", "train_segresnet.json"], dict(overrides), eval_split)
+            dia = train_and_measure("DIANet", ["train.json"], dict(overrides), eval_split)
+            results["runs"] += [dict(seg, seed=seed), dict(dia, seed=seed)]
+            print(f"seed {seed}, {seg['eval_cases']} {eval_split} cases, {seg['iterations']} iterations each:")
+            head = ("model", "train s", "infer s", "Dice TC", "Dice WT", "Dice ET", "mean")
+            print(f"{head[0]:<10} " + " ".join(f"{h:>8}" for h in head[1:]))
+            for r in (seg, dia):
+                print(
+                    f"{r['model']:<10} {r['train_s']:>8.1f} {r['infer_s']:>8.2f} "
+                    f"{r['dice']['TC']:>8.3f} {r['dice']['WT']:>8.3f} {r['dice']['ET']:>8.3f} {r['mean_dice']:>8.3f}",
+                    flush=True,
+                )
+        results["summary"] = _summary(results["runs"], args.seeds, eval_split)
     if args.memory:
         cmd = [sys.executable, __file__, "--memory-child", "--threads", str(args.threads), "--mc-samples",
                str(args.mc_samples), "--mem-roi", *map(str, args.mem_roi)]

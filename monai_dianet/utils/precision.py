@@ -143,6 +143,14 @@ class PrecisionPolicy:
         """Whether the network runs under autocast."""
         return self.dtype is not None
 
+    @property
+    def monai_amp(self) -> bool:
+        """The boolean ``amp`` for MONAI's own trainers (``SupervisedTrainer``) whose inferer is an
+        :class:`~monai_dianet.inferers.AutocastInferer`: True only for fp16 on CUDA, where MONAI's CUDA autocast
+        and gradient scaler are what fp16 training needs; False otherwise (MONAI autocasts on CUDA only, and bf16
+        needs no scaler), so that the inferer alone sets the precision. Evaluators take ``amp=False``."""
+        return self.precision == Precision.FP16 and self.device_type == "cuda"
+
     def autocast(self) -> contextlib.AbstractContextManager:
         """``torch.autocast(device_type, dtype)``, or a null context for fp32."""
         if not self.enabled:

@@ -222,6 +222,7 @@ def test_one_line_errors_from_the_bundle(embedded, tmp_path):
         ("inference.json", {"router_file": str(tmp_path / "r.json")}, r"router file .*r\.json does not exist"),
         ("evaluate.json", {"test_fraction": 0.0}, "the test split is empty"),
         ("evaluate.json", {"eval_split": "tests"}, "--eval_split 'tests' is not a split"),
+        ("inference.json", {"amp": "fp64"}, "amp must be one of"),
     ]
     for config, overrides, expected in cases:
         with pytest.raises(Exception) as info:

@@ -70,7 +70,7 @@ def test_bundle_embedded_cohort(tmp_path):
     assert (root / "data" / "tcga_synthetic" / "labels.tsv").is_file()
     _run(root, "evaluate", *common)
     _check_metrics(root / "eval")
-    _run(root, "inference", *common, "--mc_samples", "3", "--max_figures", "2")
+    _run(root, "inference", *common, "--mc_samples", "3", "--max_figures", "2", "--amp", "bf16")  # CPU bf16 path
     records = _check_report(root / "eval" / "inference", 4, 2)  # the 4 validation cases (25 % of 16)
     train_ids = set(json.loads((root / "models" / "preprocessing.json").read_text())["train_case_ids"])
     assert not train_ids & {r["case_id"] for r in records}

@@ -97,6 +97,7 @@ def test_onconet_mc_inference_in_bf16():
         outs[amp] = AutocastInferer(OncoNetInferer(mc_samples=3, attribute=False), amp)(inputs, net)
     assert all(v.dtype in (torch.float32, torch.bool) for v in outs["bf16"].values())
     assert (outs["fp32"]["mean"] - outs["bf16"]["mean"]).abs().max() < PROB_ATOL
+    torch.testing.assert_close(outs["bf16"]["alpha"].sum(1), torch.ones(2))  # attention weights in float32 too
 
 
 def test_unknown_precision_is_one_line_error():

@@ -18,8 +18,10 @@ __all__ = ["AttentionPooling", "ModalityAttentionFusion", "inverse_variance_weig
 def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Softmax over the last dim of ``scores`` (B, N) where ``mask`` (B, N) bool marks the members that take part.
 
-    Members outside the mask get a weight of exactly 0. Raises ValueError when a row has no member at all.
+    Members outside the mask get a weight of exactly 0. Raises ValueError when a row has no member at all. The
+    weights are computed in float32 (also under bf16/fp16 autocast), so that reported weights sum to 1.
     """
+    scores = scores.float()
     if mask is None:
         return torch.softmax(scores, dim=-1)
     mask = mask.to(device=scores.device, dtype=torch.bool)

@@ -93,7 +93,8 @@ def _check_slide_outputs(folder: Path, slides: dict[str, str]) -> None:
         with open(folder / f"{name}.csv") as f:
             for prob, x, y in csv.reader(f):
                 assert 0 <= float(prob) <= 1 and 0 <= int(x) < width and 0 <= int(y) < height
-        assert (folder / f"{name}_overlay.png").is_file() and (folder / f"{name}_uncertainty.tif").is_file()
+        for suffix in ("_overlay.png", "_uncertainty.png", "_uncertainty.tif"):
+            assert (folder / f"{name}{suffix}").is_file()
 
 
 @pytest.fixture(scope="module")

@@ -195,6 +195,8 @@ class SlideOutputWriter:
     - ``NAME_uncertainty.tif``: the uncertainty map, same layout, scaled by ``uncertainty_scale`` (when any);
     - ``NAME_heatmap.npy``: the float32 heat map (what MONAI's ``LesionFROC`` loads);
     - ``NAME_overlay.png``: the heat map over the slide thumbnail, lesion outlines drawn;
+    - ``NAME_uncertainty.png``: the uncertainty map the same way, divided by its slide maximum
+      (``uncertainty_max`` in the record) so that it spans the colour scale (when any);
     - ``NAME_lesions.xml``: detected lesions as ASAP XML polygons (level-0 coordinates);
     - ``NAME.csv``: CAMELYON16 detections ``probability,x,y`` (MONAI ``PathologyProbNMS`` points);
     - ``NAME.json``: the record below.
@@ -203,8 +205,8 @@ class SlideOutputWriter:
     ``heatmap_downsample``, ``slide_score`` (highest heat-map probability), ``predicted_category`` (CAMELYON17
     category of the largest detected lesion: ``negative``/``itc``/``micro``/``macro``), ``lesion_count``,
     ``lesions`` (probability, level-0 peak, area mm^2, largest diameter mm), ``detections`` (NMS points),
-    ``case_uncertainty`` (the uncertainty map reduced over covered tissue), ``routing`` (``router(score)`` when a
-    router is given, else None) and ``files``.
+    ``case_uncertainty`` (the uncertainty map reduced over covered tissue), ``uncertainty_max``, ``routing``
+    (``router(score)`` when a router is given, else None) and ``files``.
 
     Args:
         output_dir: folder (created if missing).
@@ -277,11 +279,18 @@ class SlideOutputWriter:
                 case_uncertainty(torch.as_tensor(maps.uncertainty)[None], self.uncertainty_reduction,
                                  mask=torch.as_tensor(tissue)[None])[0]
             )
-        thumbnail_level = plan.heatmap_level
-        files["overlay"] = write_overlay_png(
-            f"{stem}_overlay.png", read_level(info, thumbnail_level), maps.heatmap, lesions,
-            info.level_downsamples[thumbnail_level],
-        )
+        thumbnail = read_level(info, plan.heatmap_level)
+        thumbnail_downsample = info.level_downsamples[plan.heatmap_level]
+        files["overlay"] = write_overlay_png(f"{stem}_overlay.png", thumbnail, maps.heatmap, lesions,
+                                             thumbnail_downsample)
+        uncertainty_max = None
+        if maps.uncertainty is not None:
+            # per-pixel MC-dropout values are small next to their bound, so the PNG spans the slide's own range
+            uncertainty_max = float(maps.uncertainty.max())
+            files["uncertainty_overlay"] = write_overlay_png(
+                f"{stem}_uncertainty.png", thumbnail, maps.uncertainty / max(uncertainty_max, 1e-12), lesions,
+                thumbnail_downsample,
+            )
         record = {
             "slide": info.name,
             "file": info.path,
@@ -295,6 +304,7 @@ class SlideOutputWriter:
             "lesion_threshold": self.lesion_threshold,
             "nms_box": box,
             "smooth_um": self.smooth_um,
+            "uncertainty_max": uncertainty_max,
             "lesion_count": len(lesions),
             "lesions": [lesion.summary() for lesion in lesions],
             "detections": [{"probability": p, "x": x, "y": y} for p, x, y in detections],

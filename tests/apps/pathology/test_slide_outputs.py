@@ -122,6 +122,13 @@ def test_files_open_and_align(plans, tmp_path, camelyon_slides):
             heat_dimensions = heat.dimensions
         with openslide.OpenSlide(files["uncertainty"]) as unc:
             assert unc.level_count >= 2 and unc.dimensions == heat_dimensions
+        overlays = [np.asarray(Image.open(files[key]).convert("RGB"), np.float32)
+                    for key in ("overlay", "uncertainty_overlay")]
+        assert overlays[0].shape == overlays[1].shape == (*heat_dimensions[::-1], 3)
+        # the uniform oracle uncertainty fills the covered tissue with the top colour; a normal slide's heat is 0
+        assert record["uncertainty_max"] == pytest.approx(0.1 if plan.annotation else 0.02, abs=1e-5)
+        if not plan.annotation:
+            assert np.abs(overlays[1] - overlays[0]).mean() > 5
         root = ET.parse(files["lesions_xml"]).getroot()
         coords = np.array([[float(c.get("X")), float(c.get("Y"))] for c in root.iter("Coordinate")]).reshape(-1, 2)
         assert len(root.findall("./Annotations/Annotation")) == record["lesion_count"]

@@ -17,8 +17,8 @@
 
 Usage::
 
-    python benchmarks/bench_camelyon.py --slides 16 --size 3072 --epochs 3 --patches 1024 --threads 1
-    python benchmarks/bench_camelyon.py --skip-train --throughput --reads      # (b) and (c) only
+    python benchmarks/bench_camelyon.py --slides 12 --size 2048 --epochs 3 --patches 768 --threads 1   # (a)
+    python benchmarks/bench_camelyon.py --skip-train --throughput --reads --slides 4 --size 2048   # (b) and (c) only
 """
 
 from __future__ import annotations

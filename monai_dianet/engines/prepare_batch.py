@@ -110,8 +110,9 @@ class SurvivalPrepareBatch(PrepareBatch):
         missing = [k for k in self.input_keys if k not in batchdata]
         if missing:
             raise KeyError(f"the batch lacks input key(s) {missing}; it has {sorted(batchdata)}.")
-        inputs = {k: torch.as_tensor(batchdata[k]).to(device=device, non_blocking=non_blocking) for k in self.input_keys}
+        to_device = {"device": device, "non_blocking": non_blocking}
+        inputs = {k: torch.as_tensor(batchdata[k]).to(**to_device) for k in self.input_keys}
         size = next(iter(inputs.values())).shape[0]
         time = torch.as_tensor(batchdata.get(self.time_key, torch.full((size,), float("nan"))), dtype=torch.float32)
         event = torch.as_tensor(batchdata.get(self.event_key, torch.zeros(size)), dtype=torch.float32)
-        return inputs, torch.stack([time.reshape(-1), event.reshape(-1)], 1).to(device=device, non_blocking=non_blocking)
+        return inputs, torch.stack([time.reshape(-1), event.reshape(-1)], 1).to(**to_device)

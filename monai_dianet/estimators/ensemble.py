@@ -84,8 +84,9 @@ class OncoNetEnsemble(nn.Module):
         kwargs = dict(network_kwargs or {})
         kwargs.update(num_genes=num_genes, num_clinical=num_clinical)
         self.mode = mode
+        shared = {k: v for k, v in kwargs.items() if k not in ("num_genes", "num_clinical")}
         self.config = {"num_members": num_members, "num_genes": num_genes, "num_clinical": num_clinical,
-                       "mode": mode, "network_kwargs": {k: v for k, v in kwargs.items() if k not in ("num_genes", "num_clinical")}}
+                       "mode": mode, "network_kwargs": shared}
         self.members = nn.ModuleList(OncoNet(**kwargs) for _ in range(num_members))
         for name, width in zip(_INPUTS, (num_genes, num_clinical)):
             self.register_buffer(f"{name}_fill", torch.zeros(width))

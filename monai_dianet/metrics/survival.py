@@ -5,9 +5,8 @@ for ignite's ``EpochMetric`` in MONAI evaluators (risk (N,) or (N, 1), target (N
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import torch

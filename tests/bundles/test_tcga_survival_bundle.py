@@ -60,7 +60,8 @@ def test_train_evaluate_inference_on_the_embedded_cohort(trained):
     splits = {k: set(v) for k, v in record["splits"].items()}
     cohort = load_tcga_survival_cohort(root / "data" / "tcga_synthetic", patches=None)
     # the cases with an outcome, split three ways without overlap, every split with an event (stratified)
-    assert set().union(*splits.values()) == set(cohort.case_ids) and sum(map(len, splits.values())) == len(cohort.case_ids)
+    assert set().union(*splits.values()) == set(cohort.case_ids)
+    assert sum(map(len, splits.values())) == len(cohort.case_ids)
     assert all(cohort.outcome.loc[list(ids), "event"].any() for ids in splits.values())
     assert len(record["thresholds"]) == 1 and 0.0 <= record["validation"]["cindex"] <= 1.0
     assert record["network"]["num_members"] == 2 and record["network"]["network_kwargs"]["wide"] is True
@@ -71,7 +72,8 @@ def test_train_evaluate_inference_on_the_embedded_cohort(trained):
     report = json.loads((out / "metrics.json").read_text())
     assert report["split"] == "test" and report["num_cases"] == len(splits["test"])
     assert report["metrics"]["cindex"] == pytest.approx(metrics["cindex"])
-    assert report["checkpoint"].endswith("models/survival/model.pt") and report["survival"]["thresholds_from"] == "given"
+    assert report["checkpoint"].endswith("models/survival/model.pt")
+    assert report["survival"]["thresholds_from"] == "given"
     km = report["survival"]["kaplan_meier"]
     assert (out / "kaplan_meier.png").stat().st_size > 10_000 and 0.0 <= km["logrank_p_value"] <= 1.0
     evaluated = {r["case_id"]: r for r in _csv(out / "predictions.csv")}

@@ -230,7 +230,9 @@ def load_survival_model(ckpt_dir: str) -> dict[str, Any]:
     return record
 
 
-def survival_dataset(root: str, ckpt_dir: str, split: str = "test", require_outcome: bool = True) -> TCGAMultimodalDataset:
+def survival_dataset(
+    root: str, ckpt_dir: str, split: str = "test", require_outcome: bool = True
+) -> TCGAMultimodalDataset:
     """The cases of ``split`` in the cohort ``root``, transformed with the preprocessing saved by training.
 
     Args:

@@ -53,6 +53,9 @@ def _kernel_env(out_dir: Path, extra: dict[str, str] | None = None) -> dict[str,
     env.pop("MPLBACKEND", None)  # the kernel's inline backend shows the figures (run_tests.sh exports Agg)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault(QUICK_FLAG, "1")
+    # one intra-op thread unless set: with two OpenMP threads on a loaded 2-core machine a notebook's training cell ran
+    # past the 900 s cell timeout (threads spin at barriers waiting for a descheduled partner); with one it took 3 min
+    env.setdefault("OMP_NUM_THREADS", "1")
     env[OUT_VAR] = str(out_dir)
     env.update(extra or {})
     return env

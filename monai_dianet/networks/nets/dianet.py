@@ -181,13 +181,12 @@ class DIANet(nn.Module):
     train at all, group norm can (8 groups 0.486, 4 groups 0.507 validation Dice on one seed, within the +-0.01
     same-seed noise; 8 kept, as in SegResNet). The width, depth, pyramid, latent and ``DIANetLoss`` settings were
     compared on the same validation task, at a budget far below issue 16's (8 mm instead of 4 mm, 40 iterations
-    instead of 150), and kept, because no variant beats them on more than one seed by more than the noise
-    (validation Dice, variant minus defaults, per seed): ``pyramid_levels=3`` +0.16, -0.05, -0.11;
-    ``backbone="resnet18"`` +0.11, -0.18; no CodeBook/Diffuser +0.08, -0.20; ``backbone_width=0.25`` +0.01 and KL
-    weight 0 -0.01 on one seed. ``decoder_channels=32`` is ahead on 3 of 3 seeds (+0.075, +0.005, +0.085; 17 %
-    more training time) but not significantly (p ~ 0.16) and only at that small budget, so it is the open
-    candidate for the check at the issue's budget (64^3, 150 iterations, 3 seeds), recorded there with its
-    command.
+    instead of 150), and kept (validation Dice, variant minus defaults, per seed): ``pyramid_levels=3`` +0.16,
+    -0.05, -0.11; ``backbone="resnet18"`` +0.11, -0.18; no CodeBook/Diffuser +0.08, -0.20;
+    ``backbone_width=0.25`` +0.01 and KL weight 0 -0.01 on one seed. ``decoder_channels=32`` is ahead on 3 of 3
+    seeds (+0.075, +0.005, +0.085; 17 % more training time) but not significantly (p ~ 0.16) and only at that
+    small budget, so it is the open candidate for the check at the issue's budget (64^3, 150 iterations, 3
+    seeds), recorded there with its command.
 
     Args:
         spatial_dims: 2 or 3.

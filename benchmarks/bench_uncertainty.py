@@ -561,11 +561,11 @@ def main() -> None:
     for task, r in report.items():
         ens, dft = r["table"]["ensemble5"], r["table"][r["default"]]
         gap = ens["auroc"][0] - dft["auroc"][0]
+        ratio = f"ratio {dft['error_accepted'][0] / dft['error_all'][0]:.2f}" if dft["error_all"][0] else "no errors"
         print(f"[{task}] default {r['default']}: cost {dft['cost'][0]:.2f}x, error-detection AUROC "
               f"{dft['auroc'][0]:.3f} vs ensemble {ens['auroc'][0]:.3f} (gap {gap:+.3f}); accepted error at 20 % "
-              f"review {dft['error_accepted'][0]:.3f} vs {dft['error_all'][0]:.3f} without routing (ratio "
-              f"{dft['error_accepted'][0] / max(dft['error_all'][0], 1e-12):.2f}, {dft['reviewed'][0]:.1%} of the test "
-              "cases reviewed)")
+              f"review {dft['error_accepted'][0]:.3f} vs {dft['error_all'][0]:.3f} without routing ({ratio}, "
+              f"{dft['reviewed'][0]:.1%} of the test cases reviewed)")
 
 
 if __name__ == "__main__":

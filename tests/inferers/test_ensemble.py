@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from monai.inferers import SlidingWindowInferer
 
-from monai_dianet.inferers import EnsembleInferer, load_checkpoint_state
+from monai_dianet.inferers import ACWIRouter, EnsembleInferer, load_checkpoint_state
 from monai_dianet.metrics import uncertainty_maps
 
 
@@ -93,3 +93,19 @@ def test_from_checkpoints(tmp_path):
         EnsembleInferer.from_checkpoints(member(0), [tmp_path / "missing.pt"])
     with pytest.raises(KeyError, match="'net'"):
         load_checkpoint_state(tmp_path / "b.pt", key="net")
+
+
+def test_refine_path_of_the_router():
+    """As ACWIRouter's slow path: refined cases get the ensemble's maps; accepted ones keep the fast pass."""
+    members = [member(s) for s in range(3)]
+    x = torch.randn(2, 2, 8, 8)
+    ensemble = EnsembleInferer(members)
+    with torch.no_grad():
+        ref = ensemble(x, None)
+        refined = ACWIRouter(refine_inferer=ensemble, thresholds={"accept": -1.0, "review": None})(x, members[0])
+        accepted = ACWIRouter(refine_inferer=ensemble, thresholds={"accept": 1e9, "review": None})(x, members[0])
+    assert refined["decision"] == ["refine", "refine"]
+    for key in ref:
+        assert torch.allclose(refined[key], ref[key], atol=1e-5), key
+    assert accepted["decision"] == ["accept", "accept"]
+    assert torch.allclose(accepted["mean"], torch.softmax(members[0](x), 1), atol=1e-5)

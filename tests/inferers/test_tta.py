@@ -10,7 +10,7 @@ import torch.nn as nn
 from monai.inferers import SlidingWindowInferer
 from monai.transforms import Compose, Rand2DElastic, RandFlip
 
-from monai_dianet.inferers import TTAInferer, default_tta_transform
+from monai_dianet.inferers import ACWIRouter, TTAInferer, default_tta_transform
 from monai_dianet.metrics import uncertainty_maps
 
 
@@ -124,3 +124,15 @@ def test_batched_augmentation_equals_case_by_case():
         batched = TTAInferer(num_augmentations=3, seed=4)(x, net)  # the default transform: batched
     for key in per_case:
         assert torch.allclose(per_case[key], batched[key], atol=1e-5), key
+
+
+def test_refine_path_of_the_router():
+    """As ACWIRouter's slow path the TTA maps come back aligned, case by case as for the whole batch."""
+    x = torch.cat([blob(), blob(centre=(15.0, 6.0))])
+    tta = TTAInferer(num_augmentations=2, seed=3)
+    with torch.no_grad():
+        ref = tta(x, Pointwise())
+        out = ACWIRouter(refine_inferer=tta, thresholds={"accept": -1.0, "review": 0.0})(x, Pointwise())
+    assert out["decision"] == ["review", "review"]  # every refined score is > 0
+    for key in ref:
+        assert torch.allclose(out[key], ref[key], atol=1e-5), key

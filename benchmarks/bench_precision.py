@@ -262,6 +262,13 @@ def bench_camelyon(args, work: Path) -> dict:
     row = compare(res["fp32"], res[args.low], "slides#evaluator", "mean", "mutual_information", args.repeats)
     patches = compare(res["fp32"], res[args.low], "patches#evaluator", "segmentation", None, args.repeats)
     row["metric_diff"], row["fp32_metrics"] = patches["metric_diff"], patches["fp32_metrics"]
+    cls = {amp: _flat(res[amp]["patches#evaluator"]["rec"].outputs, "classification") for amp in res}
+    from scipy.stats import spearmanr
+
+    row["patch_scores"] = {"fp32_min": cls["fp32"].min(), "fp32_max": cls["fp32"].max(), "fp32_std": cls["fp32"].std(),
+                           "distinct": {amp: len(np.unique(v)) for amp, v in cls.items()},
+                           "spearman": spearmanr(cls["fp32"], cls[args.low]).correlation}
+    print(f"[camelyon] patch classification probabilities: {row['patch_scores']}", flush=True)
     records = {amp: res[amp]["parser"].get_parsed_content("slides#writer").records for amp in res}
     r32, rlow = records["fp32"], records[args.low]
     decisions = [(a.get("routing") or {}).get("decision") for a in r32], [

@@ -3,6 +3,7 @@
 """Runtime helpers shared by the monai-dianet bundles: config loading, start-up checks, one-line errors, Model Zoo
 checks."""
 
+from .checks import require_file
 from .config import load_bundle_config
 from .startup import start_run
 from .version import MONAIVersionWarning, check_monai_version
@@ -14,6 +15,7 @@ __all__ = [
     "check_torchscript_export",
     "check_workflow_properties",
     "load_bundle_config",
+    "require_file",
     "start_run",
     "verify_bundle_metadata",
     "verify_bundle_net",

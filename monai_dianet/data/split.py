@@ -11,7 +11,9 @@ from typing import Any
 
 from sklearn.model_selection import train_test_split
 
-__all__ = ["SPLITS", "split_datalist"]
+from monai_dianet.utils.errors import InputError
+
+__all__ = ["SPLITS", "select_split", "split_datalist"]
 
 #: the split names, in the order training, validation, test
 SPLITS: tuple[str, str, str] = ("training", "validation", "test")
@@ -72,7 +74,7 @@ def split_datalist(
         of ``datalist``.
 
     Raises:
-        ValueError: fractions outside [0, 1) or summing to 1 or more, an entry without ``id_key`` or ``label_key``,
+        InputError: fractions outside [0, 1) or summing to 1 or more, an entry without ``id_key`` or ``label_key``,
             duplicated case ids, or a test split that leaves no training case.
 
     Example::
@@ -81,22 +83,22 @@ def split_datalist(
         train, val, test = (splits[k] for k in SPLITS)
     """
     if not (0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0 and val_fraction + test_fraction < 1.0):
-        raise ValueError(
+        raise InputError(
             f"need val_fraction and test_fraction in [0, 1) with a sum below 1, got {val_fraction} and {test_fraction}."
         )
     for i, entry in enumerate(datalist):
         for key in (id_key, label_key):
             if key is not None and key not in entry:
-                raise ValueError(f"datalist entry {i} has no {key!r} key (keys: {sorted(entry)}).")
+                raise InputError(f"datalist entry {i} has no {key!r} key (keys: {sorted(entry)}).")
     ids = [str(entry[id_key]) for entry in datalist]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"duplicated case ids in the datalist: {sorted({i for i in ids if ids.count(i) > 1})[:10]}.")
+        raise InputError(f"duplicated case ids in the datalist: {sorted({i for i in ids if ids.count(i) > 1})[:10]}.")
     order = sorted(range(len(ids)), key=ids.__getitem__)
     labels = None if label_key is None else [str(datalist[i][label_key]) for i in order]
     n = len(order)
     n_test = _count(test_fraction, n)
     if n_test >= n:
-        raise ValueError(f"a test split of {n_test} of {n} cases leaves no training case; use more cases.")
+        raise InputError(f"a test split of {n_test} of {n} cases leaves no training case; use more cases.")
     n_val = min(_count(val_fraction, n), n - n_test - 1)
 
     stratify = _can_stratify(labels, n_test, n - n_test) if n_test else None
@@ -116,3 +118,44 @@ def split_datalist(
         "training": {order[rest[i]] for i in train},
     }
     return {name: [dict(e) for i, e in enumerate(datalist) if i in members[name]] for name in SPLITS}
+
+
+def select_split(
+    splits: Mapping[str, Sequence[Mapping[str, Any]]],
+    name: str,
+    allowed: Sequence[str] = ("validation", "test"),
+    option: str = "--eval_split",
+    unit: str = "cases",
+) -> list[dict]:
+    """The entries of split ``name`` for an evaluation, refusing an unknown or empty split.
+
+    Never falls back to other cases: an evaluation asked for on the test split that has no test case stops with a
+    message saying how to get one, instead of quietly scoring validation or training cases.
+
+    Args:
+        splits: the output of :func:`split_datalist` (or any ``{split name: entries}``).
+        name: the split asked for.
+        allowed: the split names this evaluation may use (by default not ``"training"``).
+        option: the option that set ``name``, for the message.
+        unit: what the entries are, for the message (``"cases"``, ``"slides"``).
+
+    Returns:
+        copies of the entries of ``splits[name]``.
+
+    Raises:
+        InputError: ``name`` is not one of ``allowed``, or the split is empty.
+
+    Example::
+
+        test_cases = select_split(split_datalist(cases, 0.2, 0.2), "test")
+    """
+    if name not in allowed:
+        raise InputError(f"{option} {name!r} is not a split this evaluation may use; expected one of {list(allowed)}")
+    entries = splits.get(name, [])
+    if not entries:
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
+        raise InputError(
+            f"the {name} split is empty ({sizes} {unit}); give more {unit} or a larger "
+            f"{'--test_fraction' if name == 'test' else '--val_fraction'} (the training cases are never used instead)"
+        )
+    return [dict(e) for e in entries]

@@ -4,5 +4,11 @@
 
 from .loss_parts import LOSS_PARTS_PREFIX, LossPartsHandler, from_loss_parts, loss_part_key
 from .metrics_report import MetricsReportHandler
-from .routing import RouterFitHandler, RouterLoader, load_router_file, save_router_file
+from .routing import (
+    RouterFitHandler,
+    RouterLoader,
+    RouterReportHandler,
+    load_router_file,
+    save_router_file,
+)
 from .survival_report import SurvivalReportSaver

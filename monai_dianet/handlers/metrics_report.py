@@ -23,7 +23,8 @@ __all__ = ["MetricsReportHandler"]
 
 
 class MetricsReportHandler:
-    """Write ``{"metrics": {name: value}, "num_cases": n, <state entries>, <extra>}`` as JSON when a run completes.
+    """Write ``{"metrics": {name: value}, "num_cases": n, <state entries>, <extra>, <other engines>}`` as JSON when a
+    run completes.
 
     MONAI's ``MetricsSaver`` writes one CSV per metric; this handler adds the one-file summary a bundle user reads,
     with the number of evaluated cases (the length of the engine's dataset) and entries that other handlers store
@@ -33,6 +34,9 @@ class MetricsReportHandler:
         output_file: the JSON file (written atomically; its folder is created).
         state_keys: names of ``engine.state`` attributes to include (an absent attribute raises).
         extra: further JSON-serialisable entries.
+        other_engines: ``{name: engine}`` of engines that ran before this one (e.g. the evaluator of the validation
+            cases that fitted the router); their metrics and case counts go under ``name`` (read when this run
+            completes).
 
     Example::
 
@@ -40,18 +44,29 @@ class MetricsReportHandler:
     """
 
     def __init__(
-        self, output_file: str | os.PathLike, state_keys: Sequence[str] = (), extra: Mapping[str, Any] | None = None
+        self,
+        output_file: str | os.PathLike,
+        state_keys: Sequence[str] = (),
+        extra: Mapping[str, Any] | None = None,
+        other_engines: Mapping[str, Engine] | None = None,
     ) -> None:
         self.output_file = Path(output_file)
         self.state_keys = tuple(state_keys)
         self.extra = dict(extra or {})
+        self.other_engines = dict(other_engines or {})
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.COMPLETED, self)
 
-    def __call__(self, engine: Engine) -> None:
+    @staticmethod
+    def _summary(engine: Engine) -> dict[str, Any]:
         metrics = {k: float(torch.as_tensor(v).float().mean()) for k, v in engine.state.metrics.items()}
-        report: dict[str, Any] = {"metrics": metrics, "num_cases": len(engine.data_loader.dataset)}
+        return {"metrics": metrics, "num_cases": len(engine.data_loader.dataset)}
+
+    def __call__(self, engine: Engine) -> None:
+        report: dict[str, Any] = self._summary(engine)
+        for name, other in self.other_engines.items():
+            report[name] = self._summary(other)
         for key in self.state_keys:
             if not hasattr(engine.state, key):
                 raise AttributeError(f"MetricsReportHandler: engine.state has no {key!r} (which handler sets it?).")

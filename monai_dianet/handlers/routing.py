@@ -1,8 +1,10 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
 """Handlers around :class:`~monai_dianet.inferers.ACWIRouter`: reading its fitted thresholds before a run
-(:class:`RouterLoader`, the counterpart of MONAI's ``CheckpointLoader``), fitting them during an evaluation run
-(:class:`RouterFitHandler`), and the router file format (:func:`save_router_file`, :func:`load_router_file`)."""
+(:class:`RouterLoader`, the counterpart of MONAI's ``CheckpointLoader``), fitting them during an evaluation run on
+validation cases (:class:`RouterFitHandler`), reporting what the fitted thresholds do on other cases, e.g. the test
+split (:class:`RouterReportHandler`), and the router file format (:func:`save_router_file`,
+:func:`load_router_file`)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from monai_dianet.inferers.router import ACWIRouter, case_correct, fit_router_thresholds
+from monai_dianet.inferers.router import (
+    ACWIRouter,
+    case_correct,
+    fit_router_thresholds,
+    router_outcome,
+    routing_disabled,
+)
+from monai_dianet.utils.errors import InputError, MissingInputError
+from monai_dianet.utils.io import read_json
 from monai_dianet.visualize.plots import save_router_risk_coverage
 
 if TYPE_CHECKING:
@@ -25,7 +35,13 @@ else:
     Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
     Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
-__all__ = ["save_router_file", "load_router_file", "RouterLoader", "RouterFitHandler"]
+__all__ = [
+    "save_router_file",
+    "load_router_file",
+    "RouterLoader",
+    "RouterFitHandler",
+    "RouterReportHandler",
+]
 
 
 def save_router_file(
@@ -51,22 +67,29 @@ def save_router_file(
     return str(path)
 
 
-def load_router_file(path: str | os.PathLike, router: ACWIRouter) -> dict[str, Any]:
+def load_router_file(path: str | os.PathLike, router: ACWIRouter, fit_command: str = "") -> dict[str, Any]:
     """Set ``router``'s thresholds from a file written by :func:`save_router_file`; returns the file's content.
 
+    Args:
+        path: the router file.
+        router: the router to set.
+        fit_command: the command that writes the file, named in the message when it is missing.
+
     Raises:
-        FileNotFoundError: no such file.
-        KeyError: no ``"thresholds"`` in the file.
-        ValueError: the file was fitted with another score, reduction or activation than ``router`` uses.
+        MissingInputError: no such file.
+        InputError: the file is not JSON, has no ``"thresholds"``, or was fitted with another score, reduction or
+            activation than ``router`` uses.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"router file not found: {path}")
-    data = json.loads(Path(path).read_text())
-    if "thresholds" not in data:
-        raise KeyError(f"{path}: expected a 'thresholds' entry, got keys {sorted(data)}.")
+        hint = f"; fit it with: {fit_command}" if fit_command else ""
+        raise MissingInputError(f"router file {path} does not exist{hint} (or pass --router_file none to run "
+                                "without routing)")
+    data = read_json(path, "router file", expected=dict)
+    if not isinstance(data.get("thresholds"), dict):
+        raise InputError(f"router file {path}: expected a 'thresholds' object, got keys {sorted(data)}.")
     for key, mine in router.settings().items():
         if key in data and data[key] != mine:
-            raise ValueError(f"{path} was fitted with {key}={data[key]!r} but this router uses {mine!r}.")
+            raise InputError(f"router file {path} was fitted with {key}={data[key]!r} but this router uses {mine!r}.")
     router.set_thresholds(data["thresholds"])
     return data
 
@@ -74,33 +97,102 @@ def load_router_file(path: str | os.PathLike, router: ACWIRouter) -> dict[str, A
 class RouterLoader:
     """Set an :class:`~monai_dianet.inferers.ACWIRouter`'s thresholds from its file when the engine starts.
 
+    There is no silent default: a missing file stops the run with the command that fits it. Routing is turned off
+    only when asked, with ``load_path`` ``"none"`` (e.g. ``--router_file none``): the router then accepts and
+    reviews nothing (every case takes the refine path) and :attr:`enabled` is False, which the per-case records
+    state (:class:`~monai_dianet.transforms.RoutingRecordd` with ``router_file``).
+
     Args:
         router: the router (e.g. the evaluator's ``inferer``).
-        load_path: the file written by :func:`save_router_file`.
-        required: a missing file raises; with False the router keeps the thresholds it was built with.
+        load_path: the file written by :func:`save_router_file`, or ``"none"``.
+        fit_command: the command that writes the file, for the message when it is missing.
+
+    Raises (when the engine starts):
+        MissingInputError: the file does not exist.
+        InputError: the file does not fit the router (see :func:`load_router_file`).
     """
 
-    def __init__(self, router: ACWIRouter, load_path: str | os.PathLike, required: bool = True) -> None:
+    def __init__(self, router: ACWIRouter, load_path: str | os.PathLike | None, fit_command: str = "") -> None:
         self.router = router
         self.load_path = load_path
-        self.required = required
+        self.fit_command = fit_command
+
+    @property
+    def enabled(self) -> bool:
+        return not routing_disabled(self.load_path)
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.STARTED, self)
 
     def __call__(self, engine: Engine) -> None:
-        if self.required or os.path.isfile(self.load_path):
-            load_router_file(self.load_path, self.router)
+        if self.enabled:
+            load_router_file(self.load_path, self.router, self.fit_command)  # type: ignore[arg-type]
+        else:
+            self.router.set_thresholds({"accept": None, "review": None})
 
 
-def _value(item: Mapping[str, Any], key: str) -> Any:
+class _RouterCases:
+    """Collects, per case of an evaluation run whose router ran both paths on every case, the scores of both paths
+    and whether each path's prediction is correct; the subclasses use them at the end of the epoch."""
+
+    def __init__(
+        self,
+        router: ACWIRouter,
+        min_dice: float | None,
+        keys: tuple[str, str, str, str, str] = ("pred_mean", "pred_fast_mean", "pred_fast_score",
+                                                "pred_refined_score", "label"),
+    ) -> None:
+        self.router = router
+        self.min_dice = None if min_dice is None else float(min_dice)
+        self.keys = keys
+        self._cases: list[tuple[float, float, bool, bool]] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._epoch_completed)
+
+    def _reset(self, engine: Engine) -> None:
+        self._cases = []
+
+    def _collect(self, engine: Engine) -> None:
+        outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
+        pred_key, fast_key, fast_score_key, refined_score_key, label_key = self.keys
+        act = self.router.activation
+        min_dice = 0.7 if self.min_dice is None else self.min_dice
+        for item in outputs:
+            refined = float(torch.as_tensor(_value(self, item, refined_score_key)))
+            if math.isnan(refined):
+                raise ValueError(
+                    f"{type(self).__name__} needs both paths on every case: build the router with "
+                    "thresholds={'accept': None, 'review': None}."
+                )
+            label = _value(self, item, label_key)
+            self._cases.append((
+                float(torch.as_tensor(_value(self, item, fast_score_key))),
+                refined,
+                case_correct(_value(self, item, fast_key), label, act, min_dice),
+                case_correct(_value(self, item, pred_key), label, act, min_dice),
+            ))
+
+    def _columns(self) -> tuple[list, list, list, list]:
+        if not self._cases:
+            raise ValueError(f"{type(self).__name__}: no case to fit or report the router thresholds on.")
+        return tuple(list(v) for v in zip(*self._cases))  # type: ignore[return-value]
+
+    def _epoch_completed(self, engine: Engine) -> None:
+        raise NotImplementedError
+
+
+def _value(handler: Any, item: Mapping[str, Any], key: str) -> Any:
     if key not in item:
-        raise KeyError(f"RouterFitHandler: the engine output has no {key!r}; keys: {sorted(item)}.")
+        raise KeyError(f"{type(handler).__name__}: the engine output has no {key!r}; keys: {sorted(item)}.")
     return item[key]
 
 
-class RouterFitHandler:
-    """Fit an :class:`~monai_dianet.inferers.ACWIRouter`'s thresholds on the cases of an evaluation run.
+class RouterFitHandler(_RouterCases):
+    """Fit an :class:`~monai_dianet.inferers.ACWIRouter`'s thresholds on the cases of an evaluation run (the
+    validation cases: thresholds are a choice, never made on test cases).
 
     Every case must have run both paths (a router built with ``thresholds={"accept": None, "review": None}``),
     so the fast and refined predictions, their scores and the label are in each decollated engine output (after
@@ -117,6 +209,7 @@ class RouterFitHandler:
         review_budget: see :func:`~monai_dianet.inferers.fit_router_thresholds`.
         min_dice: see :func:`~monai_dianet.inferers.case_correct`.
         curve_path: PNG of the risk-coverage curves (None: no figure).
+        split: the name of the cases fitted on, kept in the report (``"validation"``).
         pred_key, fast_pred_key, fast_score_key, refined_score_key, label_key: keys of the engine output.
 
     Raises (at the end of the epoch):
@@ -131,56 +224,99 @@ class RouterFitHandler:
         review_budget: float | None = 0.1,
         min_dice: float = 0.7,
         curve_path: str | os.PathLike | None = None,
+        split: str = "validation",
         pred_key: str = "pred_mean",
         fast_pred_key: str = "pred_fast_mean",
         fast_score_key: str = "pred_fast_score",
         refined_score_key: str = "pred_refined_score",
         label_key: str = "label",
     ) -> None:
-        self.router = router
+        super().__init__(router, min_dice, (pred_key, fast_pred_key, fast_score_key, refined_score_key, label_key))
         self.router_file = router_file
         self.target_error = target_error
         self.review_budget = review_budget
-        self.min_dice = float(min_dice)
         self.curve_path = curve_path
-        self.keys = (pred_key, fast_pred_key, fast_score_key, refined_score_key, label_key)
-        self._cases: list[tuple[float, float, bool, bool]] = []
+        self.split = split
 
-    def attach(self, engine: Engine) -> None:
-        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self._fit)
-
-    def _reset(self, engine: Engine) -> None:
-        self._cases = []
-
-    def _collect(self, engine: Engine) -> None:
-        outputs = engine.state.output if isinstance(engine.state.output, list) else [engine.state.output]
-        pred_key, fast_key, fast_score_key, refined_score_key, label_key = self.keys
-        act = self.router.activation
-        for item in outputs:
-            refined = float(torch.as_tensor(_value(item, refined_score_key)))
-            if math.isnan(refined):
-                raise ValueError(
-                    "RouterFitHandler needs both paths on every case: build the router with "
-                    "thresholds={'accept': None, 'review': None}."
-                )
-            label = _value(item, label_key)
-            self._cases.append((
-                float(torch.as_tensor(_value(item, fast_score_key))),
-                refined,
-                case_correct(_value(item, fast_key), label, act, self.min_dice),
-                case_correct(_value(item, pred_key), label, act, self.min_dice),
-            ))
-
-    def _fit(self, engine: Engine) -> None:
-        if not self._cases:
-            raise ValueError("RouterFitHandler: no case to fit the router thresholds on.")
-        fast, refined, fast_ok, refined_ok = (list(v) for v in zip(*self._cases))
+    def _epoch_completed(self, engine: Engine) -> None:
+        fast, refined, fast_ok, refined_ok = self._columns()
         report = fit_router_thresholds(
             fast, refined, fast_ok, refined_ok, self.target_error, self.review_budget, self.router.score_name
         )
+        report["split"] = self.split
         if self.curve_path is not None:
             report["curve_path"] = save_router_risk_coverage(self.curve_path, report)
         save_router_file(self.router_file, self.router, report, self.min_dice)
+        engine.state.routing = report
+
+
+class RouterReportHandler(_RouterCases):
+    """Report what the thresholds of a router file do on the cases of this evaluation run (the test split), with the
+    figure of the cases they were fitted on (from the file) beside it.
+
+    Every case must run both paths (a router built with ``thresholds={"accept": None, "review": None}``), as for
+    :class:`RouterFitHandler`; the file's thresholds are then applied to the collected scores by
+    :func:`~monai_dianet.inferers.router_outcome`. At the end of the epoch ``engine.state.routing`` holds
+    ``{"router_file", "split", "n", "score", "target_error", "thresholds", "outcome", "fast", "refined",
+    "curve_path", "fitted_on": {"split", "n", "outcome"}}``.
+
+    Args:
+        router: the evaluator's router.
+        router_file: the file written by :class:`RouterFitHandler` (on validation cases).
+        split: the name of this run's cases, for the report (``"test"``).
+        curve_path: PNG of this run's risk-coverage curves (None: no figure).
+        min_dice: Dice from which a segmentation counts as correct; None: the value the file was fitted with.
+        pred_key, fast_pred_key, fast_score_key, refined_score_key, label_key: keys of the engine output.
+
+    Raises:
+        MissingInputError: (when the engine starts) the router file does not exist.
+        ValueError: (at the end of the epoch) a case did not run the refine path, or there were no cases.
+    """
+
+    def __init__(
+        self,
+        router: ACWIRouter,
+        router_file: str | os.PathLike,
+        split: str = "test",
+        curve_path: str | os.PathLike | None = None,
+        min_dice: float | None = None,
+        pred_key: str = "pred_mean",
+        fast_pred_key: str = "pred_fast_mean",
+        fast_score_key: str = "pred_fast_score",
+        refined_score_key: str = "pred_refined_score",
+        label_key: str = "label",
+    ) -> None:
+        super().__init__(router, min_dice, (pred_key, fast_pred_key, fast_score_key, refined_score_key, label_key))
+        self.router_file = router_file
+        self.split = split
+        self.curve_path = curve_path
+        self._fitted: dict[str, Any] = {}
+
+    def attach(self, engine: Engine) -> None:
+        super().attach(engine)
+        engine.add_event_handler(Events.STARTED, self._load)
+
+    def _load(self, engine: Engine) -> None:
+        probe = ACWIRouter(activation=self.router.activation, score=self.router.score,
+                           score_reduction=self.router.score_reduction)  # checks the file against the settings
+        self._fitted = load_router_file(self.router_file, probe)
+        if self.min_dice is None:
+            self.min_dice = self._fitted.get("min_dice") or 0.7
+
+    def _epoch_completed(self, engine: Engine) -> None:
+        fast, refined, fast_ok, refined_ok = self._columns()
+        report = router_outcome(fast, refined, fast_ok, refined_ok, self._fitted["thresholds"])
+        fitted = self._fitted.get("report", {})
+        report = {
+            "router_file": os.fspath(self.router_file),
+            "split": self.split,
+            "n": len(fast),
+            "score": self.router.score_name,
+            "target_error": fitted.get("target_error"),
+            **report,
+            "curve_path": None,
+            "fitted_on": {"split": fitted.get("split"), "n": fitted.get("n"), "outcome": fitted.get("outcome")},
+        }
+        if self.curve_path is not None:
+            report["curve_path"] = save_router_risk_coverage(self.curve_path, report)
         engine.state.routing = report

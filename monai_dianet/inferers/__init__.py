@@ -9,4 +9,11 @@ from .ensemble import EnsembleInferer, load_checkpoint_state
 from .tta import TTAInferer, default_tta_transform
 from .autocast import AutocastInferer
 from .onconet import OncoNetInferer
-from .router import ACWIRouter, case_correct, fit_router_thresholds, risk_coverage_curve
+from .router import (
+    ACWIRouter,
+    case_correct,
+    fit_router_thresholds,
+    risk_coverage_curve,
+    router_outcome,
+    routing_disabled,
+)

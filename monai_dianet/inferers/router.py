@@ -39,7 +39,19 @@ from monai_dianet.inferers.mc_dropout import MCDropoutInferer
 from monai_dianet.metrics.uncertainty import case_uncertainty, check_activation, predictive_entropy
 from monai_dianet.utils import RouteDecision, UncertaintyScore
 
-__all__ = ["ACWIRouter", "case_correct", "fit_router_thresholds", "risk_coverage_curve"]
+__all__ = [
+    "ACWIRouter",
+    "case_correct",
+    "fit_router_thresholds",
+    "risk_coverage_curve",
+    "router_outcome",
+    "routing_disabled",
+]
+
+
+def routing_disabled(router_file: Any) -> bool:
+    """Whether a router file setting asks to run without routing: None, ``""`` or ``"none"`` (any case)."""
+    return router_file is None or str(router_file).strip().lower() in ("", "none")
 
 
 def risk_coverage_curve(scores: Sequence[float], correct: Sequence[bool]) -> dict[str, Any]:
@@ -149,6 +161,56 @@ def fit_router_thresholds(
         )
         if t_rev is None:
             t_rev = float(np.nextafter(r_scores.min(), -np.inf))
+    thresholds = {"accept": t_acc, "review": t_rev}
+    return {
+        "n": n,
+        "score": score,
+        "target_error": target_error,
+        "review_budget": review_budget,
+        **router_outcome(sf, sr, ~wf, ~wr, thresholds),
+        "curve_path": None,
+    }
+
+
+def router_outcome(
+    fast_scores: Sequence[float],
+    refined_scores: Sequence[float],
+    fast_correct: Sequence[bool],
+    refined_correct: Sequence[bool],
+    thresholds: Mapping[str, float | None],
+) -> dict[str, Any]:
+    """What given thresholds do on cases that ran both paths: the decisions and error rates, and the risk-coverage
+    curves of both paths. With thresholds fitted on validation cases and test cases here, this is the router's test
+    figure (what :class:`~monai_dianet.handlers.RouterReportHandler` reports).
+
+    Args:
+        fast_scores, refined_scores: case scores of the two paths, one per case.
+        fast_correct, refined_correct: whether each path's prediction of each case is correct.
+        thresholds: ``{"accept": float | None, "review": float | None}`` (None: accept / review nothing).
+
+    Returns:
+        ``{"thresholds", "fast", "refined" (risk-coverage curves), "outcome": {"accept", "refine", "review" (counts),
+        "error_all_fast", "error_all_refined", "error_accepted", "error_refined_kept", "error_automated"}}``; an
+        error rate of no case is None.
+
+    Raises:
+        ValueError: no case, or inputs of different lengths.
+
+    Example::
+
+        test = router_outcome(fast, refined, fast_ok, refined_ok, fit_report["thresholds"])["outcome"]
+    """
+    n = len(fast_scores)
+    if n == 0 or not len(refined_scores) == len(fast_correct) == len(refined_correct) == n:
+        raise ValueError(
+            f"need at least one case with one score and one correctness per path, got {n}, {len(refined_scores)}, "
+            f"{len(fast_correct)} and {len(refined_correct)}."
+        )
+    sf, sr = np.asarray(fast_scores, dtype=float), np.asarray(refined_scores, dtype=float)
+    wf, wr = ~np.asarray(fast_correct, dtype=bool), ~np.asarray(refined_correct, dtype=bool)
+    t_acc, t_rev = thresholds["accept"], thresholds["review"]
+    accepted = sf <= t_acc if t_acc is not None else np.zeros(n, bool)
+    rest = ~accepted
     reviewed = rest & (sr > t_rev) if t_rev is not None else np.zeros(n, bool)
     refined = rest & ~reviewed
     auto_wrong = wf[accepted].sum() + wr[refined].sum()
@@ -158,10 +220,6 @@ def fit_router_thresholds(
         return float(wrong[mask].mean()) if mask.any() else None
 
     return {
-        "n": n,
-        "score": score,
-        "target_error": target_error,
-        "review_budget": review_budget,
         "thresholds": {"accept": t_acc, "review": t_rev},
         "fast": risk_coverage_curve(sf, ~wf),
         "refined": risk_coverage_curve(sr, ~wr),
@@ -175,7 +233,6 @@ def fit_router_thresholds(
             "error_refined_kept": _rate(refined, wr),
             "error_automated": float(auto_wrong / n_auto) if n_auto else None,
         },
-        "curve_path": None,
     }
 
 

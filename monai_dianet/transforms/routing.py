@@ -13,6 +13,8 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from monai_dianet.inferers.router import routing_disabled
+
 __all__ = ["prediction_summary", "routing_record", "RoutingRecordd"]
 
 
@@ -36,7 +38,7 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
-def routing_record(case: Mapping[str, Any], router: Any) -> dict[str, Any]:
+def routing_record(case: Mapping[str, Any], router: Any, router_file: Any = None) -> dict[str, Any]:
     """The JSON-serialisable record of one routed case.
 
     Args:
@@ -44,10 +46,14 @@ def routing_record(case: Mapping[str, Any], router: Any) -> dict[str, Any]:
             ``"fast_ms"``, ``"refine_ms"``, ``"total_ms"``), e.g. after ``decollate_batch``.
         router: the :class:`~monai_dianet.inferers.ACWIRouter` that produced it (thresholds, score name,
             activation).
+        router_file: where the thresholds came from, stated in the record's ``"routing"`` entry: a file, or
+            ``"none"`` when routing was turned off (then every case took the refine path and no decision was made);
+            None leaves the entry out.
 
     Returns:
         ``{"decision", "score" (name), "scores": {"fast", "refined" (None when not run)}, "thresholds",
-        "timings_ms": {"fast", "refine", "total"}, "prediction": prediction_summary(...)}``.
+        "timings_ms": {"fast", "refine", "total"}, "prediction": prediction_summary(...)[, "routing": {"enabled",
+        "router_file", "note"}]}``.
 
     Raises:
         KeyError: ``case`` lacks one of the router's outputs.
@@ -56,7 +62,7 @@ def routing_record(case: Mapping[str, Any], router: Any) -> dict[str, Any]:
                if k not in case]
     if missing:
         raise KeyError(f"routing_record: the case lacks the router output(s) {missing}; keys: {sorted(case)}.")
-    return {
+    record = {
         "decision": str(case["decision"]),
         "score": router.score_name,
         "scores": {"fast": _number(case["fast_score"]), "refined": _number(case["refined_score"])},
@@ -64,6 +70,15 @@ def routing_record(case: Mapping[str, Any], router: Any) -> dict[str, Any]:
         "timings_ms": {k: _number(case[f"{k}_ms"]) for k in ("fast", "refine", "total")},
         "prediction": prediction_summary(case["mean"], router.activation),
     }
+    if router_file is not None:
+        if routing_disabled(router_file):
+            record["routing"] = {"enabled": False, "router_file": None, "note": "routing off (router_file none): no "
+                                 "fitted thresholds; every case took the refine path and none was accepted early or "
+                                 "flagged for review"}
+        else:
+            record["routing"] = {"enabled": True, "router_file": str(router_file), "note": "thresholds fitted on "
+                                 "validation cases"}
+    return record
 
 
 class RoutingRecordd(MapTransform):
@@ -75,6 +90,8 @@ class RoutingRecordd(MapTransform):
     Args:
         keys: the key of the router's output dictionary (``"pred"`` in an evaluator).
         router: the router (its thresholds, score name and activation go into the record).
+        router_file: where the thresholds came from, or ``"none"`` (routing off); stated in the record (see
+            :func:`routing_record`). None leaves it out.
         record_key: output key of the record (:func:`routing_record`).
         score_key: output key of the case-level uncertainty (the refined score when the refine path ran, else the
             fast one).
@@ -89,19 +106,21 @@ class RoutingRecordd(MapTransform):
         self,
         keys: KeysCollection,
         router: Any,
+        router_file: Any = None,
         record_key: str = "route",
         score_key: str = "case_uncertainty",
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.router = router
+        self.router_file = router_file
         self.record_key = record_key
         self.score_key = score_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
-            record = routing_record(d[key], self.router)
+            record = routing_record(d[key], self.router, self.router_file)
             d[self.record_key] = record
             scores = record["scores"]
             d[self.score_key] = scores["refined"] if scores["refined"] is not None else scores["fast"]

@@ -335,7 +335,8 @@ def save_router_risk_coverage(path: str | os.PathLike, report: Mapping[str, Any]
 
     Args:
         path: PNG file to write.
-        report: the report of :func:`monai_dianet.inferers.fit_router_thresholds`.
+        report: the report of :func:`monai_dianet.inferers.fit_router_thresholds` (or of
+            :class:`monai_dianet.handlers.RouterReportHandler`); its ``"split"``, when given, goes into the title.
 
     Returns:
         the written path.
@@ -351,7 +352,7 @@ def save_router_risk_coverage(path: str | os.PathLike, report: Mapping[str, Any]
         aurc={"fast pass": report["fast"]["aurc"], "refined": report["refined"]["aurc"]},
         operating_points=points,
         target_risk=report["target_error"],
-        title=f"risk-coverage ({report['score']})",
+        title=f"risk-coverage ({report['score']}" + (f", {report['split']} cases)" if report.get("split") else ")"),
         dpi=dpi,
     )
 

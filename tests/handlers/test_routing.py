@@ -13,9 +13,16 @@ from monai.engines import SupervisedEvaluator
 from monai.handlers import MeanDice, from_engine
 from monai.transforms import Compose, CopyItemsd, FlattenSubKeysd
 
-from monai_dianet.handlers import MetricsReportHandler, RouterFitHandler, RouterLoader, load_router_file
+from monai_dianet.handlers import (
+    MetricsReportHandler,
+    RouterFitHandler,
+    RouterLoader,
+    RouterReportHandler,
+    load_router_file,
+)
 from monai_dianet.inferers import ACWIRouter, MCDropoutInferer
 from monai_dianet.transforms import RoutingRecordd, routing_record
+from monai_dianet.utils import InputError, MissingInputError
 from tests.utils import TinyNet
 
 
@@ -73,7 +80,7 @@ def test_fit_handler_writes_router_file_and_report(tmp_path):
     RouterLoader(loaded, tmp_path / "models" / "router.json")(evaluator)
     assert loaded.thresholds == saved["thresholds"]
     other = ACWIRouter(activation="sigmoid", thresholds={"accept": None, "review": None})
-    with pytest.raises(ValueError, match="activation"):
+    with pytest.raises(InputError, match="activation"):
         load_router_file(tmp_path / "models" / "router.json", other)
 
 
@@ -88,10 +95,57 @@ def test_fit_handler_needs_both_paths_and_loader_missing_file(tmp_path):
     with pytest.raises(ValueError, match="both paths"):
         evaluator.run()
     keep = _router({"accept": 1.0, "review": 2.0})
-    RouterLoader(keep, tmp_path / "missing.json", required=False)(evaluator)
-    assert keep.thresholds == {"accept": 1.0, "review": 2.0}
-    with pytest.raises(FileNotFoundError, match="missing.json"):
-        RouterLoader(keep, tmp_path / "missing.json")(evaluator)
+    with pytest.raises(MissingInputError, match="router file .*missing.json does not exist; fit it with: fit me"):
+        RouterLoader(keep, tmp_path / "missing.json", fit_command="fit me")(evaluator)
+    assert keep.thresholds == {"accept": 1.0, "review": 2.0}  # no silent default
+    off = RouterLoader(keep, "none")
+    off(evaluator)  # routing turned off on request: accept and review nothing
+    assert not off.enabled and keep.thresholds == {"accept": None, "review": None}
+    (tmp_path / "bad.json").write_text('{"thresholds": [1, 2]}')
+    with pytest.raises(InputError, match="expected a 'thresholds' object"):
+        RouterLoader(keep, tmp_path / "bad.json")(evaluator)
+
+
+def _evaluator(router, data, handlers):
+    post = Compose([
+        FlattenSubKeysd(keys="pred", sub_keys=["mean", "fast_mean", "fast_score", "refined_score"], prefix="pred"),
+        CopyItemsd(keys="pred_mean", names="pred"),
+    ])
+    return SupervisedEvaluator(
+        device=torch.device("cpu"), val_data_loader=torch.utils.data.DataLoader(data, batch_size=2),
+        network=DropoutNet(), inferer=router, postprocessing=post, val_handlers=handlers,
+    )
+
+
+def test_report_handler_applies_validation_thresholds_to_test_cases(tmp_path):
+    """Thresholds fitted on validation cases; the report on other (test) cases with the validation figure beside."""
+    torch.manual_seed(0)
+    router = _router()
+    validation, test = _data(8), _data(6)
+    for item in test:
+        item["image"] = 1.0 - item["image"]
+    fit = _evaluator(router, validation, [RouterFitHandler(router, tmp_path / "router.json", target_error=0.5,
+                                                           review_budget=0.3, min_dice=0.5)])
+    fit.run()
+    report = RouterReportHandler(router, tmp_path / "router.json", split="test", curve_path=tmp_path / "rc_test.png")
+    evaluator = _evaluator(router, test, [report, MetricsReportHandler(tmp_path / "metrics.json",
+                                                                       state_keys=["routing"],
+                                                                       other_engines={"validation": fit})])
+    evaluator.run()
+    routing = evaluator.state.routing
+    fitted = json.loads((tmp_path / "router.json").read_text())
+    assert routing["split"] == "test" and routing["n"] == 6 and routing["thresholds"] == fitted["thresholds"]
+    assert routing["fitted_on"] == {"split": "validation", "n": 8, "outcome": fitted["report"]["outcome"]}
+    out = routing["outcome"]
+    assert out["accept"] + out["refine"] + out["review"] == 6
+    # the same decisions as the router itself makes with the fitted thresholds
+    with torch.no_grad():
+        decided = _router(fitted["thresholds"])(torch.stack([t["image"] for t in test]), evaluator.network.eval())
+    assert [out[d] for d in ("accept", "refine", "review")] == [decided["decision"].count(d)
+                                                                   for d in ("accept", "refine", "review")]
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["num_cases"] == 6 and summary["validation"]["num_cases"] == 8
+    assert (tmp_path / "rc_test.png").stat().st_size > 0
 
 
 def test_routing_record_of_a_decollated_case():
@@ -108,6 +162,10 @@ def test_routing_record_of_a_decollated_case():
                                                                        minlength=2).tolist()}
     d = RoutingRecordd("pred", router)({"pred": case})
     assert d["route"] == record and d["case_uncertainty"] == record["scores"]["refined"]
+    assert "routing" not in record
+    assert routing_record(case, router, "models/router.json")["routing"]["enabled"] is True
+    off = RoutingRecordd("pred", router, router_file="none")({"pred": case})["route"]["routing"]
+    assert off["enabled"] is False and off["router_file"] is None and "routing off" in off["note"]
     accepted = dict(case, refined_score=torch.tensor(float("nan")))
     assert routing_record(accepted, router)["scores"]["refined"] is None
     with pytest.raises(KeyError, match="fast_score"):

@@ -425,33 +425,39 @@ def brats_datalists(
 ) -> dict[str, list[dict]]:
     """Training, validation and test lists in one call, for bundle configs.
 
+    The three never share a case: training fits the network, validation makes every choice (checkpoint, router
+    thresholds), test is only evaluated.
+
     Args:
         dataset_dir: the dataset folder (see :func:`build_brats_datalist`).
-        datalist_json: optional decathlon-style datalist. When it has a ``"validation"`` list, that list is
-            used as is and ``"training"`` is not split (the test list is then empty).
-        val_fraction: validation fraction of the split.
+        datalist_json: optional decathlon-style datalist. Its ``"validation"`` and ``"test"`` lists (labelled),
+            when present, are used as they are; what is missing is split off its ``"training"`` list.
+        val_fraction: validation fraction of the split (when the JSON has no ``"validation"`` list).
         seed: split seed.
         layout: see :func:`build_brats_datalist`.
         max_cases: when positive, keep only the first ``max_cases`` of each list (quick runs).
-        test_fraction: test fraction of the split.
+        test_fraction: test fraction of the split (when the JSON has no ``"test"`` list).
 
     Returns:
-        ``{"training": [...], "validation": [...], "test": [...], "all": [...]}``, split by
+        ``{"training": [...], "validation": [...], "test": [...]}``, split by
         :func:`monai_dianet.data.split_datalist` stratified by layout (2021 / 2023).
+
+    Raises:
+        InputError: a case id in more than one of the JSON's lists.
     """
     entries = build_brats_datalist(dataset_dir, datalist_json, "training", layout=layout)
-    if datalist_json:
-        has_val = "validation" in read_json(datalist_json, "BraTS datalist JSON", expected=dict)
-    else:
-        has_val = False
-    if has_val:
-        splits = {
-            "training": entries,
-            "validation": build_brats_datalist(dataset_dir, datalist_json, "validation", layout=layout),
-            "test": [],
-        }
-    else:
-        splits = split_datalist(entries, val_fraction, test_fraction, seed, label_key="layout")
+    given = read_json(datalist_json, "BraTS datalist JSON", expected=dict) if datalist_json else {}
+    splits = split_datalist(
+        entries, 0.0 if "validation" in given else val_fraction, 0.0 if "test" in given else test_fraction, seed,
+        label_key="layout",
+    )
+    for name in ("validation", "test"):
+        if name in given:
+            splits[name] = build_brats_datalist(dataset_dir, datalist_json, name, layout=layout)
+    ids = [e["case_id"] for split in splits.values() for e in split]
+    shared = sorted({i for i in ids if ids.count(i) > 1})
+    if shared:
+        raise InputError(f"datalist {datalist_json}: cases in more than one of its lists: {shared[:10]}")
     if max_cases > 0:
         splits = {k: v[:max_cases] for k, v in splits.items()}
-    return {**splits, "all": splits["training"] + splits["validation"] + splits["test"]}
+    return splits

@@ -165,7 +165,8 @@ def test_datalists_split_stratified_by_layout(dataset):
     with pytest.warns(UserWarning, match="stratified"):  # 1 test case cannot hold both layouts
         three = brats_datalists(dataset, val_fraction=0.25, test_fraction=0.25, seed=1)
     ids = [{e["case_id"] for e in three[k]} for k in ("training", "validation", "test")]
-    assert [len(i) for i in ids] == [2, 1, 1] and len(set().union(*ids)) == 4 == len(three["all"])
+    assert [len(i) for i in ids] == [2, 1, 1] and len(set().union(*ids)) == 4  # no case in two splits
+    assert set(three) == {"training", "validation", "test"}
 
 
 def test_datalists_uses_json_validation_list(dataset, tmp_path):
@@ -175,6 +176,11 @@ def test_datalists_uses_json_validation_list(dataset, tmp_path):
     lists = brats_datalists(dataset / "b21", dataset / "b21" / "split.json")
     assert [e["case_id"] for e in lists["training"]] == [train_items[0]["case_id"]]
     assert [e["case_id"] for e in lists["validation"]] == [train_items[1]["case_id"]]
+    assert lists["test"] == []
+    with_test = dict(content, training=train_items[:1], validation=train_items[1:], test=train_items[1:])
+    (dataset / "b21" / "split.json").write_text(json.dumps(with_test))
+    with pytest.raises(InputError, match="in more than one of its lists"):
+        brats_datalists(dataset / "b21", dataset / "b21" / "split.json")
     scanned = brats_datalists(dataset, val_fraction=0.5, max_cases=1)
     assert len(scanned["training"]) == 1 and len(scanned["validation"]) == 1
 

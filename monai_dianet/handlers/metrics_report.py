@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,10 +22,12 @@ else:
 
 __all__ = ["MetricsReportHandler"]
 
+logger = logging.getLogger(__name__)
+
 
 class MetricsReportHandler:
-    """Write ``{"metrics": {name: value}, "num_cases": n, <state entries>, <extra>, <other engines>}`` as JSON when a
-    run completes.
+    """Write ``{"metrics": {name: value}, "num_cases": n, "split", <state entries>, <extra>, <other engines>}`` as
+    JSON when a run completes, and log one line per engine naming the split the figures come from.
 
     MONAI's ``MetricsSaver`` writes one CSV per metric; this handler adds the one-file summary a bundle user reads,
     with the number of evaluated cases (the length of the engine's dataset) and entries that other handlers store
@@ -32,6 +35,7 @@ class MetricsReportHandler:
 
     Args:
         output_file: the JSON file (written atomically; its folder is created).
+        split: the name of the evaluated cases (``"test"``), written and logged with the figures.
         state_keys: names of ``engine.state`` attributes to include (an absent attribute raises).
         extra: further JSON-serialisable entries.
         other_engines: ``{name: engine}`` of engines that ran before this one (e.g. the evaluator of the validation
@@ -40,17 +44,19 @@ class MetricsReportHandler:
 
     Example::
 
-        MetricsReportHandler("eval/metrics.json", state_keys=["routing"], extra={"router_file": "models/router.json"})
+        MetricsReportHandler("eval/metrics.json", "test", ["routing"], extra={"router_file": "models/router.json"})
     """
 
     def __init__(
         self,
         output_file: str | os.PathLike,
+        split: str = "evaluated",
         state_keys: Sequence[str] = (),
         extra: Mapping[str, Any] | None = None,
         other_engines: Mapping[str, Engine] | None = None,
     ) -> None:
         self.output_file = Path(output_file)
+        self.split = split
         self.state_keys = tuple(state_keys)
         self.extra = dict(extra or {})
         self.other_engines = dict(other_engines or {})
@@ -63,10 +69,17 @@ class MetricsReportHandler:
         metrics = {k: float(torch.as_tensor(v).float().mean()) for k, v in engine.state.metrics.items()}
         return {"metrics": metrics, "num_cases": len(engine.data_loader.dataset)}
 
+    @staticmethod
+    def _log(split: str, summary: Mapping[str, Any]) -> None:
+        values = ", ".join(f"{k} {v:.4f}" for k, v in summary["metrics"].items())
+        logger.info(f"{split} split ({summary['num_cases']} cases): {values}")
+
     def __call__(self, engine: Engine) -> None:
-        report: dict[str, Any] = self._summary(engine)
+        report: dict[str, Any] = {**self._summary(engine), "split": self.split}
         for name, other in self.other_engines.items():
             report[name] = self._summary(other)
+            self._log(name, report[name])
+        self._log(self.split, report)
         for key in self.state_keys:
             if not hasattr(engine.state, key):
                 raise AttributeError(f"MetricsReportHandler: engine.state has no {key!r} (which handler sets it?).")

@@ -9,6 +9,7 @@ split (:class:`RouterReportHandler`), and the router file format (:func:`save_ro
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -42,6 +43,17 @@ __all__ = [
     "RouterFitHandler",
     "RouterReportHandler",
 ]
+
+logger = logging.getLogger(__name__)
+
+
+def _outcome_text(outcome: Mapping[str, Any] | None) -> str:
+    """``accept a / refine r / review v, error of automated cases e`` of an outcome dictionary."""
+    if not outcome:
+        return "unknown"
+    err = outcome.get("error_automated")
+    return (f"accept {outcome['accept']} / refine {outcome['refine']} / review {outcome['review']}, error of "
+            f"automated cases {'n/a' if err is None else f'{err:.3f}'}")
 
 
 def save_router_file(
@@ -247,6 +259,8 @@ class RouterFitHandler(_RouterCases):
         if self.curve_path is not None:
             report["curve_path"] = save_router_risk_coverage(self.curve_path, report)
         save_router_file(self.router_file, self.router, report, self.min_dice)
+        logger.info(f"router thresholds fitted on the {self.split} split ({report['n']} cases): "
+                    f"{_outcome_text(report['outcome'])}; written to {self.router_file}")
         engine.state.routing = report
 
 
@@ -319,4 +333,7 @@ class RouterReportHandler(_RouterCases):
         }
         if self.curve_path is not None:
             report["curve_path"] = save_router_risk_coverage(self.curve_path, report)
+        logger.info(f"router on the {self.split} split ({report['n']} cases): {_outcome_text(report['outcome'])} "
+                    f"(thresholds fitted on the {report['fitted_on']['split']} split, {report['fitted_on']['n']} "
+                    f"cases: {_outcome_text(report['fitted_on']['outcome'])})")
         engine.state.routing = report

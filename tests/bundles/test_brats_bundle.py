@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -123,12 +124,23 @@ def test_train_embedded_default(tmp_path):
     assert sorted(c["layout"] for c in cases) == ["2021", "2021", "2023", "2023"]
 
 
+@pytest.fixture(scope="module")
+def evaluated(trained, data, tmp_path_factory) -> Path:
+    """evaluate.json on the trained model: router fitted on the 2 validation cases, metrics on the 1 test case."""
+    out = tmp_path_factory.mktemp("brats_bundle_eval")
+    _run(_bundle_cmd("run", _configs("train.json", "evaluate.json"), trained["root"], "--dataset_dir",
+                     str(data["mixed"]), "--output_dir", str(out), "--mc_samples", "2", *SMALL))
+    return out
+
+
 @pytest.mark.parametrize("layout", ["2021", "2023"])
-def test_inference_writes_input_grid_and_convention(trained, data, tmp_path, layout):
+def test_inference_writes_input_grid_and_convention(trained, evaluated, data, tmp_path, layout):
+    """2021: with the router fitted by evaluate.json; 2023: routing turned off (``--router_file none``)."""
     out = tmp_path / "out"
+    router = [] if layout == "2021" else ["--router_file", "none"]
     _run(_bundle_cmd("run", _configs("inference.json"), trained["root"], "--dataset_dir", str(data[f"new{layout}"]),
                      "--output_dir", str(out), "--mc_samples", "2", "--save_png", "true", "--roi_size", "[64,32,32]",
-                     "--num_workers", "0"))
+                     "--num_workers", "0", *router))
     (case,) = find_brats_cases(data[f"new{layout}"], require_label=False)
     cid = case["case_id"]
     ref = nib.load(case["image"][0])
@@ -141,22 +153,59 @@ def test_inference_writes_input_grid_and_convention(trained, data, tmp_path, lay
     record = json.loads((out / f"{cid}.json").read_text())
     assert record["layout"] == layout and set(record["volumes_ml"]) == {"TC", "WT", "ET"}
     assert record["route"]["decision"] in ("accept", "refine", "review") and record["case_uncertainty"] >= 0
+    routing = record["route"]["routing"]
+    if router:
+        assert routing["enabled"] is False and record["route"]["decision"] == "refine"
+    else:
+        assert routing["enabled"] is True and routing["router_file"].endswith("router.json")
+        fitted = json.loads((trained["root"] / "models" / "router.json").read_text())["thresholds"]
+        assert record["route"]["thresholds"] == fitted
     assert (out / f"{cid}_overlay.png").is_file()
 
 
-def test_evaluate_metrics_and_router(trained, data, tmp_path):
-    out = tmp_path / "eval"
-    _run(_bundle_cmd("run", _configs("train.json", "evaluate.json"), trained["root"], "--dataset_dir",
-                     str(data["mixed"]), "--output_dir", str(out), "--mc_samples", "2", *SMALL))
+def test_evaluate_on_test_split_with_router_fitted_on_validation(trained, evaluated):
+    out = evaluated
     report = json.loads((out / "metrics.json").read_text())
-    for name in ("val_mean_dice", "val_ece", *(f"val_{m}_{r}" for m in ("mean_dice", "hd95") for r in ("tc", "wt", "et"))):
+    for name in ("mean_dice", "ece", *(f"{m}_{r}" for m in ("mean_dice", "hd95") for r in ("tc", "wt", "et"))):
         assert name in report["metrics"]
-    assert 0.0 <= report["metrics"]["val_ece"] <= 1.0
-    assert report["routing"]["n"] == report["num_cases"] == 2 and "aurc" in report["routing"]["refined"]
-    rows = (out / "val_mean_dice_raw.csv").read_text().splitlines()
-    assert len(rows) == 3 and all(r.split(",")[0].startswith("BraTS") for r in rows[1:])  # one row per case
-    assert (out / "risk_coverage.png").is_file()
-    assert json.loads((trained["root"] / "models" / "router.json").read_text())["thresholds"].keys() == {"accept", "review"}
+    assert 0.0 <= report["metrics"]["ece"] <= 1.0
+    # 5 cases, val_fraction 0.4, test_fraction 0.2: 2 training, 2 validation (router fit), 1 test (reported)
+    assert report["split"] == "test" and report["num_cases"] == 1 and report["validation"]["num_cases"] == 2
+    assert report["checkpoint"].endswith("model.pt") and report["router_file"].endswith("router.json")
+    routing = report["routing"]
+    assert routing["split"] == "test" and routing["n"] == 1 and "aurc" in routing["refined"]
+    assert routing["fitted_on"]["split"] == "validation" and routing["fitted_on"]["n"] == 2
+    fitted = json.loads((trained["root"] / "models" / "router.json").read_text())
+    assert routing["thresholds"] == fitted["thresholds"] and fitted["report"]["split"] == "validation"
+    rows = (out / "mean_dice_raw.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].split(",")[0].startswith("BraTS")  # one row per test case
+    assert (out / "risk_coverage_test.png").is_file() and (out / "risk_coverage_validation.png").is_file()
+
+
+def test_one_line_errors_missing_files_and_empty_split(trained, data, tmp_path):
+    """A missing checkpoint or router file, an empty or unknown split: one message naming it and the fix."""
+    from monai.bundle import run as bundle_run
+
+    from monai_dianet.utils import input_error_message
+
+    cases = [
+        ("inference.json", {"ckpt_dir": str(tmp_path / "none")}, r"checkpoint .*model\.pt does not exist; create it "
+         r"with: python -m monai.bundle run --config_file configs/train.json"),
+        ("inference.json", {"router_file": str(tmp_path / "r.json")}, r"router file .*r\.json does not exist; fit "
+         r"it with: .*evaluate\.json.*--router_file none"),
+        (["train.json", "evaluate.json"], {"test_fraction": 0.0}, "the test split is empty .*training cases are never "
+         "used instead"),
+        (["train.json", "evaluate.json"], {"eval_split": "training"}, "--eval_split 'training' is not a split this "
+         "evaluation may use"),
+    ]
+    for configs, overrides, expected in cases:
+        with pytest.raises(Exception) as info:
+            bundle_run(config_file=[str(CONFIGS / c) for c in ([configs] if isinstance(configs, str) else configs)],
+                       bundle_root=str(trained["root"]), dataset_dir=str(data["mixed"]),
+                       output_dir=str(tmp_path / "o"), roi_size=[64, 32, 32], num_workers=0, val_fraction=0.4,
+                       **overrides)
+        message = input_error_message(info.value)
+        assert message is not None and re.search(expected, message), message
 
 
 def test_verify_metadata_and_net_offline(tmp_path):

@@ -128,7 +128,7 @@ def test_report_handler_applies_validation_thresholds_to_test_cases(tmp_path):
                                                            review_budget=0.3, min_dice=0.5)])
     fit.run()
     report = RouterReportHandler(router, tmp_path / "router.json", split="test", curve_path=tmp_path / "rc_test.png")
-    evaluator = _evaluator(router, test, [report, MetricsReportHandler(tmp_path / "metrics.json",
+    evaluator = _evaluator(router, test, [report, MetricsReportHandler(tmp_path / "metrics.json", "test",
                                                                        state_keys=["routing"],
                                                                        other_engines={"validation": fit})])
     evaluator.run()
@@ -144,7 +144,7 @@ def test_report_handler_applies_validation_thresholds_to_test_cases(tmp_path):
     assert [out[d] for d in ("accept", "refine", "review")] == [decided["decision"].count(d)
                                                                    for d in ("accept", "refine", "review")]
     summary = json.loads((tmp_path / "metrics.json").read_text())
-    assert summary["num_cases"] == 6 and summary["validation"]["num_cases"] == 8
+    assert summary["split"] == "test" and summary["num_cases"] == 6 and summary["validation"]["num_cases"] == 8
     assert (tmp_path / "rc_test.png").stat().st_size > 0
 
 

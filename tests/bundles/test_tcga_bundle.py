@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,12 +69,42 @@ def test_bundle_embedded_cohort(tmp_path):
     _run(root, "train", *common)
     assert (root / "models" / "model.pt").is_file() and (root / "models" / "preprocessing.json").is_file()
     assert (root / "data" / "tcga_synthetic" / "labels.tsv").is_file()
+    split = json.loads((root / "models" / "preprocessing.json").read_text())["split_case_ids"]
+    assert [len(split[k]) for k in ("training", "validation", "test")] == [10, 3, 3]  # 16 cases, 0.2 / 0.2
     _run(root, "evaluate", *common)
     _check_metrics(root / "eval")
+    report = json.loads((root / "eval" / "metrics.json").read_text())
+    assert report["split"] == "test" and report["num_cases"] == 3 and report["checkpoint"].endswith("model.pt")
     _run(root, "inference", *common, "--mc_samples", "3", "--max_figures", "2", "--amp", "bf16")  # CPU bf16 path
-    records = _check_report(root / "eval" / "inference", 4, 2)  # the 4 validation cases (25 % of 16)
-    train_ids = set(json.loads((root / "models" / "preprocessing.json").read_text())["train_case_ids"])
-    assert not train_ids & {r["case_id"] for r in records}
+    records = _check_report(root / "eval" / "inference", 3, 2)  # the 3 test cases
+    assert {r["case_id"] for r in records} == set(split["test"])
+    _check_one_line_errors(root, tmp_path, split)
+
+
+def _check_one_line_errors(root: Path, tmp_path: Path, split: dict) -> None:
+    """Bad splits and missing files stop evaluate.json with one message, never with training cases."""
+    from monai.bundle import run as bundle_run
+
+    from monai_dianet.utils import input_error_message
+
+    empty = tmp_path / "models_no_test"
+    shutil.copytree(root / "models", empty)
+    prep = json.loads((empty / "preprocessing.json").read_text())
+    prep["split_case_ids"]["test"] = []
+    (empty / "preprocessing.json").write_text(json.dumps(prep))
+    cases = [
+        ({"eval_split": "training"}, "--eval_split 'training' is not a split this evaluation may use"),
+        ({"eval_split": "cohort"}, "--eval_split cohort: 13 case\\(s\\) of .* were used for training or validation"),
+        ({"ckpt_dir": str(empty)}, "the test split is empty .*training cases are never used instead"),
+        ({"ckpt_dir": str(tmp_path / "none")}, "checkpoint .*model.pt does not exist; create it with: python -m "
+         "monai.bundle run --config_file configs/train.json"),
+    ]
+    for overrides, expected in cases:
+        with pytest.raises(Exception) as info:
+            bundle_run(config_file=str(root / "configs" / "evaluate.json"), bundle_root=str(root), synthetic_cases=16,
+                       patch_size=32, embed_dim=16, output_dir=str(tmp_path / "o"), **overrides)
+        message = input_error_message(info.value)
+        assert message is not None and re.search(expected, message), message
 
 
 @pytest.mark.slow
@@ -85,21 +116,25 @@ def test_bundle_with_dataset_dir_and_held_out_cohort(tmp_path):
     out = tmp_path / "out"
     _run(root, "train", "--dataset_dir", str(train_dir), "--output_dir", str(out))
     assert not (root / "data").exists()  # no embedded cohort when data is given
-    _run(root, "evaluate", "--dataset_dir", str(held_out), "--output_dir", str(out))
+    _run(root, "evaluate", "--dataset_dir", str(held_out), "--output_dir", str(out), "--eval_split", "cohort")
     _check_metrics(out)
+    assert json.loads((out / "metrics.json").read_text())["num_cases"] == 8
     _run(root, "inference", "--dataset_dir", str(held_out), "--output_dir", str(out / "inference"),
-         "--mc_samples", "2", "--max_figures", "1")
+         "--mc_samples", "2", "--max_figures", "1", "--infer_split", "cohort")
     records = _check_report(out / "inference", 8, 1)  # a new cohort: every case
     assert any(len(r["modalities_present"]) < 3 for r in records)
 
 
 @pytest.mark.slow
 def test_multi_gpu_train_torchrun_gloo_from_repo_root(tmp_path):
-    """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo), started from outside the bundle."""
+    """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo), started from outside the bundle.
+
+    16 cases: 10 training cases, 5 per process, one batch of 5 each (a last batch of one case would not train the
+    batch-normalised image encoder)."""
     root = _copy_bundle(tmp_path)
     configs = f"['{root / 'configs' / 'train.json'}','{root / 'configs' / 'multi_gpu_train.json'}']"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "monai.bundle", "run",
-           "--bundle_root", str(root), "--config_file", configs, *SMALL, "--batch_size", "4", "--synthetic_cases", "16"]
+           "--bundle_root", str(root), "--config_file", configs, *SMALL, "--batch_size", "5", "--synthetic_cases", "16"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     log = proc.stdout + proc.stderr

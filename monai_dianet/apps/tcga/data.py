@@ -589,6 +589,7 @@ class TCGAData:
             "edge_index": self.edge_index.tolist(),
             "edge_weight": self.edge_weight.tolist(),
             "train_case_ids": [d["case_id"] for d in self.splits["training"]],
+            "split_case_ids": {name: [d["case_id"] for d in items] for name, items in self.splits.items()},
         }
         Path(path).write_text(json.dumps(state))
 
@@ -598,7 +599,8 @@ def load_tcga_preprocessing(path: str | Path) -> dict:
 
     Returns:
         dict with ``gene_scaler`` and ``clinical_encoder`` (fitted objects), ``classes``, ``gene_names``,
-        ``edge_index`` (2, E) int64 tensor, ``edge_weight`` (E,) float32 tensor and ``train_case_ids``.
+        ``edge_index`` (2, E) int64 tensor, ``edge_weight`` (E,) float32 tensor, ``train_case_ids`` and
+        ``split_case_ids`` (``{split name: case ids}`` of the training cohort; ``{}`` in files of older versions).
     """
     path = Path(path)
     if not path.is_file():
@@ -615,6 +617,7 @@ def load_tcga_preprocessing(path: str | Path) -> dict:
         "edge_index": torch.tensor(state["edge_index"], dtype=torch.long).reshape(2, -1),
         "edge_weight": torch.tensor(state.get("edge_weight", []), dtype=torch.float32),
         "train_case_ids": state.get("train_case_ids", []),
+        "split_case_ids": state.get("split_case_ids", {}),
     }
 
 

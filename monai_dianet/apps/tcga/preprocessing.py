@@ -4,8 +4,10 @@
 
 ``prepare_tcga_cohort`` returns the cohort folder (GDC formats): ``dataset_dir`` when given, else an embedded
 synthetic cohort written once by :func:`monai_dianet.data.synthetic.generate_tcga` under ``bundle_root/data``.
-Training fits the preprocessing on its training split and saves it next to the weights; evaluation and inference
-reuse that file, so a held-out cohort is transformed with the training statistics only.
+Training splits the cohort into training, validation and test cases, fits the preprocessing on its training split
+and saves it, with the case ids of each split, next to the weights; evaluation and inference reuse that file, so the
+test cases (or a held-out cohort) are transformed with the training statistics only and never mixed with the cases
+that training or validation saw.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from monai_dianet.apps.tcga.data import (
     load_tcga_cohort,
     load_tcga_preprocessing,
 )
-from monai_dianet.data import prepare_embedded_data
+from monai_dianet.bundle.checks import require_file
+from monai_dianet.data import SPLITS, prepare_embedded_data, select_split
 from monai_dianet.data.synthetic.tcga import generate_tcga
+from monai_dianet.utils.errors import InputError, MissingInputError
 
 __all__ = [
     "PREPROCESSING_FILE",
@@ -34,10 +38,18 @@ __all__ = [
     "load_preprocessing",
     "evaluation_dataset",
     "require_checkpoint",
+    "EVALUATION_SPLITS",
+    "TRAIN_COMMAND",
 ]
 
 #: file name of the fitted preprocessing that training saves beside the weights
 PREPROCESSING_FILE = "preprocessing.json"
+
+#: the command that writes the weights and the preprocessing (from the bundle folder)
+TRAIN_COMMAND = "python -m monai.bundle run --config_file configs/train.json"
+
+#: what ``evaluation_dataset`` may evaluate: a held-out split of the training cohort, or a whole new cohort
+EVALUATION_SPLITS = ("validation", "test", "cohort")
 
 
 def _is_rank0() -> bool:
@@ -77,12 +89,20 @@ def prepare_tcga_cohort(
 
 
 def build_training_data(
-    root: str, ckpt_dir: str, num_genes: int = 64, val_fraction: float = 0.25, seed: int = 0, patch_size: int = 64
+    root: str,
+    ckpt_dir: str,
+    num_genes: int = 64,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    patch_size: int = 64,
+    test_fraction: float = 0.2,
 ) -> TCGAData:
-    """Read and split the cohort, fit the preprocessing on the training cases and save it to ``ckpt_dir``
-    (by rank 0 only when torch.distributed is initialised)."""
+    """Read and split the cohort (training / validation / test, stratified by label), fit the preprocessing on the
+    training cases and save it with the split's case ids to ``ckpt_dir`` (by rank 0 only when torch.distributed is
+    initialised)."""
     data = build_tcga_data(
-        root, num_genes=num_genes, val_fraction=val_fraction, seed=seed, spatial_size=(patch_size, patch_size)
+        root, num_genes=num_genes, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+        spatial_size=(patch_size, patch_size),
     )
     if _is_rank0():  # every rank fits the same preprocessing (same split); one writes it
         os.makedirs(ckpt_dir, exist_ok=True)
@@ -96,11 +116,12 @@ def load_preprocessing(ckpt_dir: str) -> dict[str, Any]:
     plus ``num_genes``, ``num_clinical``, ``num_classes`` and ``clinical_names``.
 
     Raises:
-        FileNotFoundError: when training has not been run (no ``preprocessing.json`` in ``ckpt_dir``).
+        MissingInputError: when training has not been run (no ``preprocessing.json`` in ``ckpt_dir``).
     """
     path = Path(ckpt_dir) / PREPROCESSING_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run configs/train.json first (it saves the fitted preprocessing).")
+        raise MissingInputError(f"preprocessing file {path} does not exist; train first (it saves the fitted "
+                                f"preprocessing): {TRAIN_COMMAND}")
     prep = load_tcga_preprocessing(path)
     prep["num_genes"] = prep["gene_scaler"].num_features
     prep["num_clinical"] = prep["clinical_encoder"].num_features
@@ -110,21 +131,51 @@ def load_preprocessing(ckpt_dir: str) -> dict[str, Any]:
 
 
 def evaluation_dataset(
-    root: str, prep: dict[str, Any], patch_size: int = 64, split: str = "auto"
+    root: str, prep: dict[str, Any], patch_size: int = 64, split: str = "test", option: str = "--eval_split"
 ) -> TCGAMultimodalDataset:
     """Dataset of the cases to evaluate or predict, transformed with the saved preprocessing.
 
-    ``split="auto"``: the cases not used for training (the validation cases of the training cohort, or every case
-    of a new cohort); ``"all"``: every case.
+    Never falls back to cases that training or validation saw.
+
+    Args:
+        root: the cohort folder.
+        prep: the output of :func:`load_preprocessing`.
+        patch_size: histology patch size.
+        split: ``"test"`` or ``"validation"``: those cases of the training cohort (``root`` must hold them);
+            ``"cohort"``: every case of a new cohort, none of which may be a training or validation case.
+        option: the option that set ``split``, for the messages.
+
+    Raises:
+        InputError: an unknown split, an empty split, a preprocessing file without the split's case ids (written
+            by an older version: retrain), split cases missing from ``root``, or a ``"cohort"`` that shares cases
+            with training or validation.
     """
-    if split not in ("auto", "all"):
-        raise ValueError(f"split must be 'auto' or 'all', got {split!r}.")
+    if split not in EVALUATION_SPLITS:
+        raise InputError(f"{option} {split!r} is not a split this evaluation may use; expected one of "
+                         f"{list(EVALUATION_SPLITS)}")
+    saved = prep.get("split_case_ids") or {}
+    if not saved:
+        raise InputError(f"the preprocessing file has no split case ids (written by an older version); retrain: "
+                         f"{TRAIN_COMMAND}")
     cohort = load_tcga_cohort(root)
-    cases = cohort.case_ids
-    if split == "auto":
-        seen = set(prep["train_case_ids"])
-        unseen = [c for c in cases if c not in seen]
-        cases = unseen or cases
+    if split == "cohort":
+        seen = set(saved.get("training", [])) | set(saved.get("validation", []))
+        shared = [c for c in cohort.case_ids if c in seen]
+        if shared:
+            raise InputError(
+                f"{option} cohort: {len(shared)} case(s) of {root} were used for training or validation "
+                f"({shared[:5]}); evaluate the training cohort with {option} test, or give a new cohort"
+            )
+        cases = cohort.case_ids
+    else:
+        splits = {name: [{"case_id": c} for c in saved.get(name, [])] for name in SPLITS}
+        cases = [e["case_id"] for e in select_split(splits, split, ("validation", "test"), option)]
+        absent = [c for c in cases if c not in set(cohort.case_ids)]
+        if absent:
+            raise InputError(
+                f"{len(absent)} {split} case(s) of the training cohort are not in {root} ({absent[:5]}); to "
+                f"evaluate a new cohort use {option} cohort"
+            )
     items = cohort.datalist(cases, genes=prep["gene_scaler"].selected_genes)
     return TCGAMultimodalDataset(
         items,
@@ -137,8 +188,9 @@ def evaluation_dataset(
 
 
 def require_checkpoint(ckpt_dir: str, name: str = "model.pt") -> str:
-    """Path of a trained checkpoint; FileNotFoundError naming it (and the fix) when absent."""
-    path = Path(ckpt_dir) / name
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run configs/train.json first.")
-    return str(path)
+    """Path of a trained checkpoint.
+
+    Raises:
+        MissingInputError: it does not exist (the message names it and the command that writes it).
+    """
+    return require_file(Path(ckpt_dir) / name, "checkpoint", TRAIN_COMMAND)

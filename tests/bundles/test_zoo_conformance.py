@@ -24,7 +24,9 @@ from monai_dianet.bundle import (
     verify_bundle_metadata,
     verify_bundle_net,
 )
+from monai_dianet.apps.tcga import build_training_data
 from monai_dianet.data.synthetic import generate_brats, generate_camelyon
+from monai_dianet.data.synthetic.tcga import generate_tcga
 
 BUNDLES_DIR = Path(__file__).resolve().parents[2] / "bundles"
 
@@ -65,7 +67,25 @@ def camelyon(tmp_path: Path) -> dict:
     }
 
 
-BUNDLES = {"dianet_brats_segmentation": brats, "dianet_camelyon_segmentation": camelyon}
+def tcga(tmp_path: Path) -> dict:
+    """The classification configs of the TCGA bundle; the network's sizes come from the preprocessing file that
+    training fits (here on a 12-case cohort), as in a real run."""
+    bundle = BUNDLES_DIR / "onconet_tcga_classification"
+    generate_tcga(tmp_path / "data", num=12, seed=0, num_genes=96, patch_size=32, progress=False)
+    build_training_data(str(tmp_path / "data"), str(tmp_path / "models"), num_genes=16, patch_size=32)
+    override = {"bundle_root": str(tmp_path), "embed_dim": 16}
+    return {
+        "bundle": bundle,
+        "override": override,
+        "ckpt": _random_weights(bundle, tmp_path, **override),
+        "input_shape": (2, 3, 32, 32),  # the image-only input (genes and clinical masked), as verify_net_in_out
+        "test_shapes": [(3, 3, 64, 64)],
+        "train": {"dataset_dir": str(tmp_path / "data"), "num_genes": 16, "patch_size": 32},
+    }
+
+
+BUNDLES = {"dianet_brats_segmentation": brats, "dianet_camelyon_segmentation": camelyon,
+           "onconet_tcga_classification": tcga}
 
 
 @pytest.fixture(params=sorted(BUNDLES))

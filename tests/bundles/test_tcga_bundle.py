@@ -129,12 +129,12 @@ def test_bundle_with_dataset_dir_and_held_out_cohort(tmp_path):
 def test_multi_gpu_train_torchrun_gloo_from_repo_root(tmp_path):
     """``multi_gpu_train.json`` under torchrun with 2 CPU processes (gloo), started from outside the bundle.
 
-    16 cases: 10 training cases, 5 per process, one batch of 5 each (a last batch of one case would not train the
-    batch-normalised image encoder)."""
+    20 cases: 12 training cases (6 per process: batches of 4 and 2; a batch of one case would not train the
+    batch-normalised image encoder) and 4 validation cases (2 per process: the ranks' metric batches must match)."""
     root = _copy_bundle(tmp_path)
     configs = f"['{root / 'configs' / 'train.json'}','{root / 'configs' / 'multi_gpu_train.json'}']"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "monai.bundle", "run",
-           "--bundle_root", str(root), "--config_file", configs, *SMALL, "--batch_size", "5", "--synthetic_cases", "16"]
+           "--bundle_root", str(root), "--config_file", configs, *SMALL, "--batch_size", "4", "--synthetic_cases", "20"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     log = proc.stdout + proc.stderr

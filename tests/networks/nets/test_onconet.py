@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
@@ -223,25 +224,30 @@ def _train_and_score(modalities, train, val, data, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
-def test_fusion_beats_every_single_modality(tmp_path, seed):
-    """On the generated cohort each modality carries a third of the risk signal: fusing all three must beat each.
+def test_fusion_beats_every_single_modality(tmp_path):
+    """On the generated cohort each modality carries a third of the risk signal: fused, all three must beat each.
 
-    Two cohorts (seeds 0 and 1, about 15 s each on one core) so that a pass does not hinge on one lucky draw."""
-    from monai_dianet.data.synthetic.tcga import generate_tcga
+    Validation AUC on 120 cases moves by about 0.05 from one cohort to the next, so a single cohort can go either
+    way; the claim is checked on the mean over three cohorts (seeds 0-2, 240 cases each, about 40 s on one core).
+    Measured (2026-12-01, OMP_NUM_THREADS=1 / 2): fused 0.736 / 0.738, best single modality (clinical) 0.679 /
+    0.678, a margin of about 0.06."""
     from monai_dianet.apps.tcga.data import build_tcga_data
-
-    generate_tcga(tmp_path, num=72, seed=seed, num_genes=96, patch_size=16, missing_rate=0.0, progress=False)
-    data = build_tcga_data(tmp_path, num_genes=32, val_fraction=0.5, seed=seed, spatial_size=(16, 16),
-                           random_patch_train=False)
+    from monai_dianet.data.synthetic.tcga import generate_tcga
 
     def stack(ds):
         items = [ds[i] for i in range(len(ds))]
         return {k: torch.stack([torch.as_tensor(it[k]) for it in items])
                 for k in ("image", "genes", "clinical", "modality_mask", "label")}
 
-    train, val = stack(data.datasets["training"]), stack(data.datasets["validation"])
-    fused = _train_and_score(MODALITIES, train, val, data, seed)
-    singles = {m: _train_and_score((m,), train, val, data, seed) for m in MODALITIES}
-    assert fused > max(singles.values()), (fused, singles)
-    assert fused > 0.7, (fused, singles)
+    scores = []
+    for seed in range(3):
+        generate_tcga(tmp_path / str(seed), num=240, seed=seed, num_genes=96, patch_size=16, missing_rate=0.0,
+                      progress=False)
+        data = build_tcga_data(tmp_path / str(seed), num_genes=32, val_fraction=0.5, seed=seed,
+                               spatial_size=(16, 16), random_patch_train=False)
+        train, val = stack(data.datasets["training"]), stack(data.datasets["validation"])
+        scores.append({m: _train_and_score((m,), train, val, data, seed) for m in MODALITIES}
+                      | {"fused": _train_and_score(MODALITIES, train, val, data, seed)})
+    mean = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
+    assert all(mean["fused"] > mean[m] for m in MODALITIES), scores
+    assert mean["fused"] > 0.7, scores

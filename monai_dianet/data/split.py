@@ -126,6 +126,7 @@ def select_split(
     allowed: Sequence[str] = ("validation", "test"),
     option: str = "--eval_split",
     unit: str = "cases",
+    command: str = "",
 ) -> list[dict]:
     """The entries of split ``name`` for an evaluation, refusing an unknown or empty split.
 
@@ -137,7 +138,9 @@ def select_split(
         name: the split asked for.
         allowed: the split names this evaluation may use (by default not ``"training"``).
         option: the option that set ``name``, for the message.
-        unit: what the entries are, for the message (``"cases"``, ``"slides"``).
+        unit: what the entries are, for the message (``"cases"``, ``"slides"``, ``"patients"``).
+        command: the command that makes the splits again (e.g. the training command), named in the message of an
+            empty split.
 
     Returns:
         copies of the entries of ``splits[name]``.
@@ -154,8 +157,10 @@ def select_split(
     entries = splits.get(name, [])
     if not entries:
         sizes = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
+        fraction = "--test_fraction" if name == "test" else "--val_fraction"
+        hint = f" and rerun: {command}" if command else ""
         raise InputError(
-            f"the {name} split is empty ({sizes} {unit}); give more {unit} or a larger "
-            f"{'--test_fraction' if name == 'test' else '--val_fraction'} (the training cases are never used instead)"
+            f"the {name} split is empty ({sizes} {unit}); give more {unit} or a larger {fraction}{hint} "
+            f"(the training {unit} are never used instead)"
         )
     return [dict(e) for e in entries]

@@ -76,6 +76,9 @@ def trained(tmp_path_factory):
         (["train"], [*SMALL, "--total_timesteps", "200"]),
         (["train"], [*SMALL, "--total_timesteps", "300"]),  # resumes from policy_last.zip
         (["inference", "evaluate"], [*SMALL, "--max_figures", "2"]),
+        # the training cohort given as a dataset folder: still its test split
+        (["inference", "evaluate"], [*SMALL, "--max_figures", "0", "--output_dir", str(tmp / "eval_dataset_dir"),
+                                     "--dataset_dir", str(root / "data" / "tcga_oncostrat")]),
         (["inference"], [*SMALL, "--dataset_dir", str(tmp / "new"), "--output_dir", str(tmp / "rec")]),
     ])
     assert "resuming from" in proc.stdout + proc.stderr
@@ -110,10 +113,15 @@ def test_evaluate_on_test_patients_and_inference_records(trained):
     assert len(list((out / "trajectories").glob("*.png"))) == 2
     records = sorted((out / "records").glob("TCGA-*.json"))
     assert {r.stem for r in records} == set(config["split"]["test"])
+    assert metrics["checkpoint"] == str(trained / "models" / "model.pt")
+    # --dataset_dir of the training cohort: the same test patients, never every patient
+    again = trained.parent / "eval_dataset_dir"
+    assert json.loads((again / "metrics.json").read_text())["num_patients"] == 6
+    assert {r.stem for r in (again / "records").glob("TCGA-*.json")} == set(config["split"]["test"])
     # inference on a new cohort: every patient, one JSON record per patient with every decision
     rec = trained.parent / "rec"
     summary = json.loads((rec / "summary.json").read_text())
-    assert summary["split"] == "all" and summary["episodes"] == 4
+    assert summary["split"] == "all" and summary["episodes"] == 4 and summary["training_or_validation_patients"] == 0
     record = json.loads(next(rec.glob("TCGA-*.json")).read_text())
     step = record["recommendations"][0]
     assert len(step["actions"]) == 7 and all(len(a["quantiles"]) == 25 for a in step["actions"])
@@ -153,6 +161,6 @@ def test_bad_input_is_one_line(tmp_path):
     proc = _run(root, ["inference"], *SMALL, ok=False)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if "does not exist" in line]
-    assert lines and "train first" in lines[0] and "Traceback" not in proc.stderr
+    assert lines and "create it with: python -m monai.bundle run" in lines[0] and "Traceback" not in proc.stderr
     proc = _run(root, ["train"], "--dataset_dir", str(tmp_path / "missing"), ok=False)
     assert proc.returncode != 0 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,6 +1,6 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Tests of the one train/validation/test split (monai_dianet.data.split_datalist)."""
+"""Tests of the one train/validation/test split (monai_dianet.data.split_datalist, select_split)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections import Counter
 
 import pytest
 
-from monai_dianet.data import SPLITS, split_datalist
+from monai_dianet.data import SPLITS, select_split, split_datalist
+from monai_dianet.utils.errors import InputError
 
 
 def _cases(n: int, classes: int = 2) -> list[dict]:
@@ -93,3 +94,14 @@ def test_single_class_needs_no_stratification(recwarn):
     cases = _cases(10, classes=1)
     splits = split_datalist(cases, 0.2, 0.2, label_key="label")
     assert [len(splits[k]) for k in SPLITS] == [6, 2, 2] and not recwarn.list
+
+
+def test_select_split_refuses_training_all_unknown_and_empty():
+    splits = {"training": [{"case_id": "a"}], "validation": [{"case_id": "b"}], "test": []}
+    assert select_split(splits, "validation") == [{"case_id": "b"}]
+    for name in ("all", "training", "tests"):  # an evaluation never reads training cases
+        with pytest.raises(InputError, match=f"--eval_split '{name}' is not a split this evaluation may use"):
+            select_split(splits, name)
+    with pytest.raises(InputError, match=r"the test split is empty \(training 1, validation 1, test 0 slides\); .*"
+                                         r"larger --test_fraction and rerun: train\.sh \(the training slides"):
+        select_split(splits, "test", unit="slides", command="train.sh")

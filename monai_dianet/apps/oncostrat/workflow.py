@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...data import SPLITS, prepare_embedded_data, split_datalist
+from ...bundle import require_file
+from ...data import SPLITS, prepare_embedded_data, select_split, split_datalist
 from ...data.synthetic.tcga import generate_tcga
 from ...rl.agents import ATLP, MultimodalStateEncoder
 from ...rl.callbacks import ValidationCallback
@@ -32,6 +33,10 @@ from .protocols import standard_protocols
 
 __all__ = [
     "DEFAULT_ENV_SETTINGS",
+    "EVALUATION_SPLITS",
+    "INFERENCE_SPLITS",
+    "TRAIN_COMMAND",
+    "seen_patients",
     "prepare_cohort_root",
     "split_cohort",
     "cohort_environment",
@@ -57,6 +62,15 @@ DEFAULT_ENV_SETTINGS: dict[str, Any] = {
 """Environment settings of the bundle (``monai_dianet/ChemoImmuno-v0`` defaults with 10 % measurement noise)."""
 
 POLICY_CONFIG = "policy_config.json"
+
+TRAIN_COMMAND = "python -m monai.bundle run --config_file configs/train.json"
+"""The command that trains the policy and saves its split (from the bundle folder)."""
+
+EVALUATION_SPLITS: tuple[str, ...] = ("validation", "test", "cohort")
+"""The patients ``evaluate.json`` may score: never training patients (see :func:`split_environment`)."""
+
+INFERENCE_SPLITS: tuple[str, ...] = (*SPLITS, "cohort", "all")
+"""The patients ``inference.json`` may run on (see :func:`split_environment`)."""
 
 
 def prepare_cohort_root(dataset_dir: str | None, bundle_root: str | Path, num_cases: int = 240, seed: int = 0) -> Path:
@@ -282,15 +296,17 @@ def train_treatment_policy(
 def load_policy_config(ckpt_dir: str | Path) -> dict[str, Any]:
     """Read ``policy_config.json`` written by :func:`train_treatment_policy`.
 
+    Args:
+        ckpt_dir: the folder of ``policy_config.json`` and ``model.pt``.
+
+    Returns:
+        the content of ``policy_config.json``.
+
     Raises:
         MissingInputError: when it (or ``model.pt``) is missing, naming the training command.
     """
-    path = Path(ckpt_dir) / POLICY_CONFIG
-    for needed in (path, Path(ckpt_dir) / "model.pt"):
-        if not needed.is_file():
-            raise MissingInputError(f"{needed} does not exist; train first: python -m monai.bundle run "
-                                    f"--config_file configs/train.json")
-    return json.loads(path.read_text())
+    require_file(Path(ckpt_dir) / "model.pt", "checkpoint", TRAIN_COMMAND)
+    return json.loads(Path(require_file(Path(ckpt_dir) / POLICY_CONFIG, "policy config", TRAIN_COMMAND)).read_text())
 
 
 def network_arguments(ckpt_dir: str | Path, n_quantiles: int = 25, net_arch: Sequence[int] = (64, 64),
@@ -305,34 +321,80 @@ def network_arguments(ckpt_dir: str | Path, n_quantiles: int = 25, net_arch: Seq
     return _network_kwargs(env, n_quantiles, net_arch, hidden_dim, features_dim)
 
 
-def split_environment(config: Mapping[str, Any], dataset_dir: str | None, split: str,
-                      daily_samples: bool = True) -> tuple[TreatmentEnv, list[int], list[str]]:
+def split_environment(
+    config: Mapping[str, Any],
+    dataset_dir: str | None,
+    split: str,
+    daily_samples: bool = True,
+    allowed: Sequence[str] = INFERENCE_SPLITS,
+    option: str = "--split",
+) -> tuple[TreatmentEnv, list[int], list[str]]:
     """The environment and patient indices to run a trained policy on.
 
-    ``dataset_dir`` given: every patient of that cohort (``split`` must be ``"all"``); otherwise the named
-    split (``"test"`` by default in the bundle, or ``"validation"``, ``"training"``) of the training cohort.
+    The cohort is ``dataset_dir`` when given, else the training cohort (``config["data_root"]``). The patients are:
+
+    - ``"training"``, ``"validation"``, ``"test"``: that split of the training run (the deterministic 3-way split
+      of :func:`split_cohort`, saved in ``policy_config.json``); the cohort must hold them;
+    - ``"cohort"``: every patient of a new cohort, none of which may be a training or validation patient;
+    - ``"all"``: every patient of the cohort, whichever split they were in (inference on given patients:
+      :func:`seen_patients` counts those that training or validation saw, for the output).
+
+    Args:
+        config: the output of :func:`load_policy_config`.
+        dataset_dir: a GDC-format cohort folder, or ``""``/None for the training cohort.
+        split: one of ``allowed``.
+        daily_samples: passed to :func:`cohort_environment` (daily states for the trajectory figures).
+        allowed: the splits this run may use (:data:`EVALUATION_SPLITS` for an evaluation).
+        option: the option that set ``split``, for the messages.
+
+    Returns:
+        ``(environment over the cohort, patient indices in it, patient ids)``.
 
     Raises:
-        InputError: for an unknown split, an empty split, or a cohort whose features differ from training's.
+        InputError: a split not in ``allowed``, an empty split, split patients missing from the cohort, a
+            ``"cohort"`` sharing patients with training or validation, or cohort features that differ from
+            training's.
     """
-    if dataset_dir:
-        cohort = load_oncostrat_cohort(prepare_cohort_root(dataset_dir, "."), seed=config["split_seed"])
-        if split != "all":
-            raise InputError(f"--split {split!r} with --dataset_dir: a new cohort has no training split; use "
-                             f"--split all.")
-        ids = cohort.case_ids
-    else:
-        cohort = load_oncostrat_cohort(config["data_root"], seed=config["split_seed"])
-        if split not in SPLITS:
-            raise InputError(f"--split {split!r} is not a split; expected one of {list(SPLITS)}.")
-        ids = config["split"][split]
+    if split not in allowed:
+        raise InputError(f"{option} {split!r} is not a split this run may use; expected one of {list(allowed)}")
+    root = prepare_cohort_root(dataset_dir, ".") if dataset_dir else config["data_root"]
+    cohort = load_oncostrat_cohort(root, seed=config["split_seed"])
     if cohort.feature_names != config["feature_names"]:
-        raise InputError(f"cohort features {cohort.feature_names} differ from training's {config['feature_names']}.")
-    if not ids:
-        raise InputError(f"the {split} split is empty: nothing to run the policy on.")
+        raise InputError(f"cohort {root}: features {cohort.feature_names} differ from training's "
+                         f"{config['feature_names']}")
+    if split in SPLITS:
+        saved = {name: [{"case_id": c} for c in config["split"][name]] for name in SPLITS}
+        ids = [e["case_id"] for e in select_split(saved, split, SPLITS, option, "patients", TRAIN_COMMAND)]
+        present = set(cohort.case_ids)
+        absent = [c for c in ids if c not in present]
+        if absent:
+            raise InputError(f"{len(absent)} {split} patient(s) of the training cohort are not in {root} "
+                             f"({absent[:5]}); to run on a new cohort use {option} cohort")
+    else:
+        ids = list(cohort.case_ids)
+        shared = seen_patients(config, ids) if split == "cohort" else []
+        if shared:
+            raise InputError(f"{option} cohort: {len(shared)} patient(s) of {root} were training or validation "
+                             f"patients ({shared[:5]}); evaluate the training cohort with {option} test, or give a "
+                             f"new cohort")
     index = {cid: k for k, cid in enumerate(cohort.case_ids)}
     env = cohort_environment(cohort.profiles, config["env"], daily_samples=daily_samples)
-    return env, [index[c] for c in ids], list(ids)
+    return env, [index[c] for c in ids], ids
+
+
+def seen_patients(config: Mapping[str, Any], ids: Sequence[str]) -> list[str]:
+    """The patients of ``ids`` that the training run used for training or validation (figures on them are not
+    held-out figures).
+
+    Args:
+        config: the output of :func:`load_policy_config`.
+        ids: patient ids.
+
+    Returns:
+        those ids, in the order of ``ids``.
+    """
+    seen = set(config["split"]["training"]) | set(config["split"]["validation"])
+    return [c for c in ids if c in seen]
 
 
 def patient_items(indices: Sequence[int], ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -8,15 +8,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.apps.monailabel.monailabel_harness import ROOT, NetNamespace, have_pacs_tools, start_orthanc
+from tests.apps.monailabel.monailabel_harness import NAMESPACE_MISSING, ROOT, NetNamespace, start_orthanc
 
 
 @pytest.fixture(scope="session")
 def pacs_tools_ready() -> Path:
     """Run scripts/setup_monailabel.sh (idempotent: venv + Debian packages); returns the MONAI Label python."""
-    reason = have_pacs_tools()
-    if reason:
-        pytest.skip(reason)
+    if NAMESPACE_MISSING:
+        pytest.skip(NAMESPACE_MISSING)
     out = subprocess.run(["bash", str(ROOT / "scripts" / "setup_monailabel.sh")], capture_output=True, text=True)
     if out.returncode != 0:
         pytest.fail(f"scripts/setup_monailabel.sh failed:\n{out.stderr[-4000:]}")
@@ -25,11 +24,8 @@ def pacs_tools_ready() -> Path:
 
 @pytest.fixture
 def netns():
-    ns = NetNamespace()
-    try:
+    with NetNamespace() as ns:
         yield ns
-    finally:
-        ns.close()
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import json
 
 import numpy as np
 import pytest
-from tests.apps.monailabel.monailabel_harness import have_pacs_tools, start_monailabel, start_orthanc
+from tests.apps.monailabel.monailabel_harness import NAMESPACE_MISSING, start_bundle_server, start_orthanc
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(have_pacs_tools() is not None, reason=str(have_pacs_tools()))]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(NAMESPACE_MISSING is not None, reason=str(NAMESPACE_MISSING))]
 
 
 def _multipart(response) -> dict[str, bytes]:
@@ -51,7 +51,7 @@ def test_local_datastore_info_infer_scoring_train(netns, tmp_path, pacs_tools_re
     bundle = tmp_path / "bundle"  # training writes the bundle's models/: keep the shared one intact
     shutil.copytree(tiny_bundle, bundle)
     before = (bundle / "models" / "model.pt").stat().st_mtime_ns
-    proc, url, log = start_monailabel(netns, pacs_tools_ready, str(local_studies), bundle, tmp_path / "ml")
+    proc, url, log = start_bundle_server(netns, pacs_tools_ready, str(local_studies), bundle, tmp_path / "ml")
     case_id = brats_cases[2]["case_id"]
 
     def scenario():
@@ -153,8 +153,8 @@ def test_dicomweb_end_to_end_seg_in_orthanc(netns, tmp_path, pacs_tools_ready, t
     nifti = write_study_files(case, tmp_path / "nifti")
 
     orthanc, orthanc_url = start_orthanc(netns, tmp_path / "orthanc")
-    proc, url, log = start_monailabel(netns, pacs_tools_ready, f"{orthanc_url}/dicom-web", tiny_bundle,
-                                      tmp_path / "ml")
+    proc, url, log = start_bundle_server(netns, pacs_tools_ready, f"{orthanc_url}/dicom-web", tiny_bundle,
+                                         tmp_path / "ml")
 
     def scenario():
         client = make_client(f"{orthanc_url}/dicom-web")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.apps.monailabel.monailabel_harness import NetNamespace, have_pacs_tools
+from tests.apps.monailabel.monailabel_harness import NAMESPACE_MISSING, NetNamespace
 
-pytestmark = pytest.mark.skipif(have_pacs_tools() is not None, reason=str(have_pacs_tools()))
+pytestmark = pytest.mark.skipif(NAMESPACE_MISSING is not None, reason=str(NAMESPACE_MISSING))
 
 
 def _upload(client, files):

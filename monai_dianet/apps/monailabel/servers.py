@@ -51,6 +51,7 @@ APP_DIR = REPO_ROOT / "apps" / "monailabel_dianet"
 ORTHANC_BINARY = Path("/usr/sbin/Orthanc")
 ORTHANC_DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 MONAILABEL_VENV_VAR = "MONAI_DIANET_MONAILABEL_VENV"
+_SETUP_STAMP = ".monai_dianet_monailabel_installed"  # written by scripts/setup_monailabel.sh when it succeeded
 
 _CLONE_NEWNET = 0x40000000
 _PR_SET_PDEATHSIG = 1
@@ -102,9 +103,11 @@ def missing_pacs_tools(orthanc: bool = True, monailabel: bool = True) -> str | N
     if orthanc and not (ORTHANC_BINARY.is_file() and ORTHANC_DICOMWEB_PLUGIN.is_file()):
         return (f"needs Debian's Orthanc with DICOMweb ({ORTHANC_BINARY}, {ORTHANC_DICOMWEB_PLUGIN}): "
                 "run `bash scripts/setup_monailabel.sh` or `apt-get install orthanc orthanc-dicomweb`")
-    if monailabel and not monailabel_python().is_file():
-        return (f"needs the MONAI Label environment {monailabel_python().parents[1]}: "
-                "run `bash scripts/setup_monailabel.sh`")
+    venv = monailabel_python().parents[1]
+    if monailabel and not (venv / "bin" / "python").is_file():
+        return f"needs the MONAI Label environment {venv}: run `bash scripts/setup_monailabel.sh`"
+    if monailabel and not (venv / _SETUP_STAMP).is_file():
+        return f"needs the MONAI Label environment {venv} set up completely: run `bash scripts/setup_monailabel.sh`"
     return None
 
 

@@ -72,7 +72,7 @@ from sklearn.metrics import roc_auc_score
 from monai_dianet.data import split_datalist
 from monai_dianet.data.synthetic import generate_brats
 from monai_dianet.data.synthetic.domain_shift import DEFAULT_TARGET_SHIFT, generate_lesion_slice
-from monai_dianet.inferers import EnsembleInferer, MCDropoutInferer, TTAInferer, risk_coverage_curve
+from monai_dianet.inferers import EnsembleInferer, MCDropoutInferer, TTAInferer, risk_coverage_curve, select_case_score
 from monai_dianet.losses import HeteroscedasticLoss
 from monai_dianet.metrics import (
     RunningUncertainty,
@@ -395,11 +395,9 @@ def evaluate(val: list[dict], test: list[dict], activation: str) -> dict:
     best_map = max(maps, key=lambda m: -1.0 if math.isnan(auroc_val[m]) else auroc_val[m])
     res = {"map": best_map, "auroc_val": auroc_val[best_map],
            "auroc": _auroc(_wrong(test, activation), pooled(test, best_map))}
-    # case ranking: (map, score) pair with the lowest validation AURC
-    names = list(val[0]["scores"])
+    # case ranking: (map, score) pair with the lowest validation AURC, as the ACWI router's fit chooses
     cv = np.array([r["correct"] for r in val])
-    aurc_val = {n: risk_coverage_curve([r["scores"][n] for r in val], cv)["aurc"] for n in names}
-    score = min(names, key=aurc_val.get)
+    score = select_case_score({n: [r["scores"][n] for r in val] for n in val[0]["scores"]}, cv)["chosen"]
     ct = np.array([r["correct"] for r in test])
     st = np.array([r["scores"][score] for r in test])
     sv = np.array([r["scores"][score] for r in val])

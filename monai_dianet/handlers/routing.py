@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from monai.utils import IgniteInfo, min_version, optional_import
 
@@ -25,6 +25,7 @@ from monai_dianet.inferers.router import (
     fit_router_thresholds,
     router_outcome,
     routing_disabled,
+    select_case_score,
 )
 from monai_dianet.utils.errors import InputError, MissingInputError
 from monai_dianet.utils.io import read_json
@@ -64,7 +65,8 @@ def save_router_file(
     Args:
         path: the JSON file.
         router: the router whose settings (score, reduction, activation) the thresholds belong to.
-        report: the report of :func:`~monai_dianet.inferers.fit_router_thresholds`.
+        report: the report of :func:`~monai_dianet.inferers.fit_router_thresholds` (with the choice of the case score
+            and every candidate's AURC under ``"score_selection"`` when :class:`RouterFitHandler` chose one).
         min_dice: the Dice from which a segmentation counted as correct in the fit (kept for the record).
 
     Returns:
@@ -79,18 +81,27 @@ def save_router_file(
     return str(path)
 
 
-def load_router_file(path: str | os.PathLike, router: ACWIRouter, fit_command: str = "") -> dict[str, Any]:
-    """Set ``router``'s thresholds from a file written by :func:`save_router_file`; returns the file's content.
+def load_router_file(
+    path: str | os.PathLike, router: ACWIRouter, fit_command: str = "", thresholds: bool = True
+) -> dict[str, Any]:
+    """Set ``router``'s case score (the one chosen in the fit) and thresholds from a file written by
+    :func:`save_router_file`; returns the file's content.
 
     Args:
         path: the router file.
-        router: the router to set.
+        router: the router to set; the file's score must be one of its :attr:`~ACWIRouter.score_names`.
         fit_command: the command that writes the file, named in the message when it is missing.
+        thresholds: also set the thresholds (False: only check the file and set the score, for a router that has to
+            keep running both paths on every case, as :class:`RouterReportHandler` needs).
 
     Raises:
         MissingInputError: no such file.
-        InputError: the file is not JSON, has no ``"thresholds"``, or was fitted with another score, reduction or
-            activation than ``router`` uses.
+        InputError: the file is not JSON, has no ``"thresholds"``, names a score the router cannot compute, or was
+            fitted with another reduction or activation than ``router`` uses.
+
+    Example::
+
+        load_router_file("models/router.json", router)  # router.score_name: the score chosen on validation
     """
     if not os.path.isfile(path):
         hint = f"; fit it with: {fit_command}" if fit_command else ""
@@ -100,9 +111,15 @@ def load_router_file(path: str | os.PathLike, router: ACWIRouter, fit_command: s
     if not isinstance(data.get("thresholds"), dict):
         raise InputError(f"router file {path}: expected a 'thresholds' object, got keys {sorted(data)}.")
     for key, mine in router.settings().items():
-        if key in data and data[key] != mine:
+        if key != "score" and key in data and data[key] != mine:
             raise InputError(f"router file {path} was fitted with {key}={data[key]!r} but this router uses {mine!r}.")
-    router.set_thresholds(data["thresholds"])
+    if "score" in data:
+        if data["score"] not in router.score_names:
+            raise InputError(f"router file {path} was fitted with the case score {data['score']!r}, which this router "
+                             f"cannot compute (its scores: {router.score_names}).")
+        router.set_score(data["score"])
+    if thresholds:
+        router.set_thresholds(data["thresholds"])
     return data
 
 
@@ -145,7 +162,8 @@ class RouterLoader:
 
 class _RouterCases:
     """Collects, per case of an evaluation run whose router ran both paths on every case, the scores of both paths
-    and whether each path's prediction is correct; the subclasses use them at the end of the epoch."""
+    (of every candidate score when ``candidate_keys`` are given and the router has several) and whether each path's
+    prediction is correct; the subclasses use them at the end of the epoch."""
 
     def __init__(
         self,
@@ -153,11 +171,13 @@ class _RouterCases:
         min_dice: float | None,
         keys: tuple[str, str, str, str, str] = ("pred_mean", "pred_fast_mean", "pred_fast_score",
                                                 "pred_refined_score", "label"),
+        candidate_keys: tuple[str, str] | None = None,
     ) -> None:
         self.router = router
         self.min_dice = None if min_dice is None else float(min_dice)
         self.keys = keys
-        self._cases: list[tuple[float, float, bool, bool]] = []
+        self.candidate_keys = candidate_keys
+        self._cases: list[tuple[np.ndarray, np.ndarray, bool, bool]] = []
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
@@ -172,25 +192,29 @@ class _RouterCases:
         pred_key, fast_key, fast_score_key, refined_score_key, label_key = self.keys
         act = self.router.activation
         min_dice = 0.7 if self.min_dice is None else self.min_dice
+        if self.candidate_keys is not None and len(self.router.score_names) > 1:
+            fast_score_key, refined_score_key = self.candidate_keys
         for item in outputs:
-            refined = float(torch.as_tensor(_value(self, item, refined_score_key)))
-            if math.isnan(refined):
+            refined = _scores(self, item, refined_score_key)
+            if np.isnan(refined).any():
                 raise ValueError(
                     f"{type(self).__name__} needs both paths on every case: build the router with "
                     "thresholds={'accept': None, 'review': None}."
                 )
             label = _value(self, item, label_key)
             self._cases.append((
-                float(torch.as_tensor(_value(self, item, fast_score_key))),
+                _scores(self, item, fast_score_key),
                 refined,
                 case_correct(_value(self, item, fast_key), label, act, min_dice),
                 case_correct(_value(self, item, pred_key), label, act, min_dice),
             ))
 
-    def _columns(self) -> tuple[list, list, list, list]:
+    def _columns(self) -> tuple[np.ndarray, np.ndarray, list, list]:
+        """Fast and refined scores ``(N, K)`` (K candidate scores, or 1), fast and refined correctness ``(N,)``."""
         if not self._cases:
             raise ValueError(f"{type(self).__name__}: no case to fit or report the router thresholds on.")
-        return tuple(list(v) for v in zip(*self._cases))  # type: ignore[return-value]
+        fast, refined, fast_ok, refined_ok = zip(*self._cases)
+        return np.stack(fast), np.stack(refined), list(fast_ok), list(refined_ok)
 
     def _epoch_completed(self, engine: Engine) -> None:
         raise NotImplementedError
@@ -200,6 +224,10 @@ def _value(handler: Any, item: Mapping[str, Any], key: str) -> Any:
     if key not in item:
         raise KeyError(f"{type(handler).__name__}: the engine output has no {key!r}; keys: {sorted(item)}.")
     return item[key]
+
+
+def _scores(handler: Any, item: Mapping[str, Any], key: str) -> np.ndarray:
+    return torch.as_tensor(_value(handler, item, key)).detach().cpu().double().reshape(-1).numpy()
 
 
 class RouterFitHandler(_RouterCases):
@@ -214,6 +242,12 @@ class RouterFitHandler(_RouterCases):
     with :func:`~monai_dianet.visualize.save_router_risk_coverage`, and the report kept as
     ``engine.state.routing``.
 
+    When the router has several candidate scores, the case score is chosen first: the candidate whose fast-path
+    risk-coverage curve on these cases has the lowest AURC (:func:`~monai_dianet.inferers.select_case_score`; equal
+    AURCs go to the earlier, simpler candidate). The thresholds are fitted for it, the router is set to it, and the
+    file and report hold the choice and every candidate's AURC (``"score_selection"``). The candidates' scores come
+    from the router's ``fast_scores``/``refined_scores`` outputs (``pred_fast_scores``, ``pred_refined_scores``).
+
     Args:
         router: the evaluator's router.
         router_file: JSON file to write.
@@ -223,9 +257,16 @@ class RouterFitHandler(_RouterCases):
         curve_path: PNG of the risk-coverage curves (None: no figure).
         split: the name of the cases fitted on, kept in the report (``"validation"``).
         pred_key, fast_pred_key, fast_score_key, refined_score_key, label_key: keys of the engine output.
+        fast_scores_key, refined_scores_key: keys of every candidate's scores (routers with several candidates).
 
     Raises (at the end of the epoch):
         ValueError: a case did not run the refine path, or there were no cases.
+
+    Example::
+
+        scores = [SegmentationCaseScore(n, activation="sigmoid") for n in CASE_SCORES]
+        router = ACWIRouter(sw, mc, "sigmoid", score=scores, thresholds={"accept": None, "review": None})
+        RouterFitHandler(router, "models/router.json").attach(validation_evaluator)
     """
 
     def __init__(
@@ -242,8 +283,11 @@ class RouterFitHandler(_RouterCases):
         fast_score_key: str = "pred_fast_score",
         refined_score_key: str = "pred_refined_score",
         label_key: str = "label",
+        fast_scores_key: str = "pred_fast_scores",
+        refined_scores_key: str = "pred_refined_scores",
     ) -> None:
-        super().__init__(router, min_dice, (pred_key, fast_pred_key, fast_score_key, refined_score_key, label_key))
+        super().__init__(router, min_dice, (pred_key, fast_pred_key, fast_score_key, refined_score_key, label_key),
+                         (fast_scores_key, refined_scores_key))
         self.router_file = router_file
         self.target_error = target_error
         self.review_budget = review_budget
@@ -252,14 +296,25 @@ class RouterFitHandler(_RouterCases):
 
     def _epoch_completed(self, engine: Engine) -> None:
         fast, refined, fast_ok, refined_ok = self._columns()
+        selection, k = None, 0
+        if fast.shape[1] > 1:
+            names = self.router.score_names
+            selection = select_case_score({name: fast[:, i] for i, name in enumerate(names)}, fast_ok)
+            k = names.index(selection["chosen"])
+            self.router.set_score(selection["chosen"])
         report = fit_router_thresholds(
-            fast, refined, fast_ok, refined_ok, self.target_error, self.review_budget, self.router.score_name
+            fast[:, k], refined[:, k], fast_ok, refined_ok, self.target_error, self.review_budget,
+            self.router.score_name
         )
+        report["score_selection"] = selection
         report["split"] = self.split
         if self.curve_path is not None:
             report["curve_path"] = save_router_risk_coverage(self.curve_path, report)
         save_router_file(self.router_file, self.router, report, self.min_dice)
-        logger.info(f"router thresholds fitted on the {self.split} split ({report['n']} cases): "
+        chosen = "" if selection is None else (
+            f"case score {selection['chosen']} chosen by AURC ("
+            + ", ".join(f"{name} {aurc:.4f}" for name, aurc in selection["aurc"].items()) + "); ")
+        logger.info(f"router thresholds fitted on the {self.split} split ({report['n']} cases): {chosen}"
                     f"{_outcome_text(report['outcome'])}; written to {self.router_file}")
         engine.state.routing = report
 
@@ -269,7 +324,8 @@ class RouterReportHandler(_RouterCases):
     figure of the cases they were fitted on (from the file) beside it.
 
     Every case must run both paths (a router built with ``thresholds={"accept": None, "review": None}``), as for
-    :class:`RouterFitHandler`; the file's thresholds are then applied to the collected scores by
+    :class:`RouterFitHandler`; when the engine starts the router takes the file's case score (the one chosen on
+    validation), and at the end the file's thresholds are applied to the collected scores by
     :func:`~monai_dianet.inferers.router_outcome`. At the end of the epoch ``engine.state.routing`` holds
     ``{"router_file", "split", "n", "score", "target_error", "thresholds", "outcome", "fast", "refined",
     "curve_path", "fitted_on": {"split", "n", "outcome"}}``.
@@ -284,6 +340,7 @@ class RouterReportHandler(_RouterCases):
 
     Raises:
         MissingInputError: (when the engine starts) the router file does not exist.
+        InputError: (when the engine starts) the file does not fit the router (see :func:`load_router_file`).
         ValueError: (at the end of the epoch) a case did not run the refine path, or there were no cases.
     """
 
@@ -311,15 +368,14 @@ class RouterReportHandler(_RouterCases):
         engine.add_event_handler(Events.STARTED, self._load)
 
     def _load(self, engine: Engine) -> None:
-        probe = ACWIRouter(activation=self.router.activation, score=self.router.score,
-                           score_reduction=self.router.score_reduction)  # checks the file against the settings
-        self._fitted = load_router_file(self.router_file, probe)
+        # the file's score, not its thresholds: the router keeps running both paths on every case
+        self._fitted = load_router_file(self.router_file, self.router, thresholds=False)
         if self.min_dice is None:
             self.min_dice = self._fitted.get("min_dice") or 0.7
 
     def _epoch_completed(self, engine: Engine) -> None:
         fast, refined, fast_ok, refined_ok = self._columns()
-        report = router_outcome(fast, refined, fast_ok, refined_ok, self._fitted["thresholds"])
+        report = router_outcome(fast[:, 0], refined[:, 0], fast_ok, refined_ok, self._fitted["thresholds"])
         fitted = self._fitted.get("report", {})
         report = {
             "router_file": os.fspath(self.router_file),

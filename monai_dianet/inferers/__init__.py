@@ -16,4 +16,5 @@ from .router import (
     risk_coverage_curve,
     router_outcome,
     routing_disabled,
+    select_case_score,
 )

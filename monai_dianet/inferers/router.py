@@ -46,7 +46,15 @@ __all__ = [
     "risk_coverage_curve",
     "router_outcome",
     "routing_disabled",
+    "select_case_score",
 ]
+
+
+CaseScore = str | Callable[[dict[str, torch.Tensor]], torch.Tensor]
+
+
+def _score_name(score: CaseScore) -> str:
+    return score if isinstance(score, str) else getattr(score, "__name__", "callable")
 
 
 def routing_disabled(router_file: Any) -> bool:
@@ -81,6 +89,36 @@ def risk_coverage_curve(scores: Sequence[float], correct: Sequence[bool]) -> dic
         "risk": risk.tolist(),
         "thresholds": s[order].tolist(),
         "aurc": float(risk.mean()),
+    }
+
+
+def select_case_score(scores: Mapping[str, Sequence[float]], correct: Sequence[bool]) -> dict[str, Any]:
+    """Choose among candidate case scores the one whose risk-coverage curve (:func:`risk_coverage_curve`) has the
+    lowest area (AURC), i.e. the score that best ranks the cases by their error.
+
+    Args:
+        scores: ``{name: one score per case}`` in order of preference: equal AURCs go to the earlier candidate, so
+            list the simpler scores first.
+        correct: whether each case's prediction is correct (the path the scores belong to, e.g. the fast path).
+
+    Returns:
+        ``{"criterion", "aurc": {name: AURC}, "chosen": name}``.
+
+    Raises:
+        ValueError: no candidate, or a candidate whose scores do not match ``correct``.
+
+    Example::
+
+        select_case_score({"volume_mean": [0.1, 0.4], "boundary_mean": [0.4, 0.1]}, [True, False])["chosen"]
+        # "volume_mean": its lowest score is the correct case
+    """
+    if not scores:
+        raise ValueError("need at least one candidate case score to choose from.")
+    aurc = {name: risk_coverage_curve(values, correct)["aurc"] for name, values in scores.items()}
+    return {
+        "criterion": "lowest AURC of the fast path on the validation cases (ties: the earlier candidate)",
+        "aurc": aurc,
+        "chosen": min(aurc, key=aurc.__getitem__),
     }
 
 
@@ -290,8 +328,12 @@ class ACWIRouter(Inferer):
             ``MCDropoutInferer(num_samples=10, activation=activation, tta_flips=[0])``.
         activation: "softmax" or "sigmoid" (how logits become probabilities).
         score: "entropy", "mutual_information", "variance" (the map reduced with ``score_reduction``) or a callable
-            ``pred_dict -> (B,) tensor``; "mutual_information"/"variance" need a stochastic ``fast_inferer``
-            (a single deterministic pass has none).
+            ``pred_dict -> (B,) tensor`` named by its ``__name__`` (e.g.
+            :class:`~monai_dianet.metrics.SegmentationCaseScore`); "mutual_information"/"variance" need a stochastic
+            ``fast_inferer`` (a single deterministic pass has none). A sequence of them lists candidates, simplest
+            first: the router uses the first until one is chosen (:meth:`set_score`), which
+            :class:`~monai_dianet.handlers.RouterFitHandler` does on validation cases by the lowest AURC
+            (:func:`select_case_score`) and a router file then restores.
         thresholds: ``{"accept": float | None, "review": float | None}``; ``None`` entries mean "accept nothing"
             and "review nothing" (then every case runs both paths, as needed to fit the thresholds). Without
             thresholds a call raises until they are set (:meth:`set_thresholds`, or
@@ -305,16 +347,22 @@ class ACWIRouter(Inferer):
         ``"fast_mean"`` (the fast path's probabilities), ``"score"`` (the case score of the path taken),
         ``"fast_score"``, ``"refined_score"`` (NaN where the refine path did not run), ``"decision"`` (a list of
         strings, :class:`~monai_dianet.utils.RouteDecision` values) and the timings ``"fast_ms"``,
-        ``"refine_ms"``, ``"total_ms"``.
+        ``"refine_ms"``, ``"total_ms"``. With several candidate scores and both thresholds None (every case runs
+        both paths, as for fitting), also ``"fast_scores"`` and ``"refined_scores"``: ``(B, K)``, every
+        candidate's score in the order of :attr:`score_names` (only then: scoring every candidate costs a few
+        morphological passes over the volume per path).
 
     Raises:
-        ValueError: unknown score/activation, or a sample-based score with a deterministic fast path.
+        ValueError: unknown score/activation, no or duplicate candidate names, or a sample-based score with a
+            deterministic fast path.
 
     Example::
 
         router = ACWIRouter(SlidingWindowInferer(roi), MCDropoutInferer(num_samples=8, inferer=SlidingWindowInferer(roi)),
                             activation="sigmoid", thresholds={"accept": 0.2, "review": 0.6})
         out = router(image, network)  # out["decision"] == ["refine"], out["mean"].shape == image.shape
+        # candidates, chosen on validation cases by RouterFitHandler:
+        # ACWIRouter(..., score=[SegmentationCaseScore(n, activation="sigmoid") for n in CASE_SCORES])
     """
 
     def __init__(
@@ -322,25 +370,32 @@ class ACWIRouter(Inferer):
         fast_inferer: Inferer | Callable | None = None,
         refine_inferer: Inferer | Callable | None = None,
         activation: str = "softmax",
-        score: str | Callable[[dict[str, torch.Tensor]], torch.Tensor] = "entropy",
+        score: CaseScore | Sequence[CaseScore] = "entropy",
         thresholds: Mapping[str, float | None] | None = None,
         score_reduction: str = "mean",
         task: str | None = None,
     ) -> None:
         super().__init__()
         self.activation = check_activation(activation)
-        if not callable(score) and score not in tuple(UncertaintyScore):
-            raise ValueError(f"score must be one of {[s.value for s in UncertaintyScore]} or a callable, got {score!r}.")
-        if score in (UncertaintyScore.MUTUAL_INFORMATION, UncertaintyScore.VARIANCE) and fast_inferer is None:
-            raise ValueError(
-                f"score={score!r} needs stochastic samples but the fast path is one deterministic pass; pass e.g. "
-                "fast_inferer=MCDropoutInferer(num_samples=4) or use score='entropy'."
-            )
+        candidates = [score] if isinstance(score, str) or callable(score) else list(score)
+        for s in candidates:
+            if not callable(s) and s not in tuple(UncertaintyScore):
+                raise ValueError(
+                    f"score must be one of {[u.value for u in UncertaintyScore]} or a callable, got {s!r}."
+                )
+            if s in (UncertaintyScore.MUTUAL_INFORMATION, UncertaintyScore.VARIANCE) and fast_inferer is None:
+                raise ValueError(
+                    f"score={s!r} needs stochastic samples but the fast path is one deterministic pass; pass e.g. "
+                    "fast_inferer=MCDropoutInferer(num_samples=4) or use score='entropy'."
+                )
+        self.score_candidates: dict[str, CaseScore] = {_score_name(s): s for s in candidates}
+        if not candidates or len(self.score_candidates) != len(candidates):
+            raise ValueError(f"need candidate scores with distinct names, got {[_score_name(s) for s in candidates]}.")
         self.fast_inferer = fast_inferer
         self.refine_inferer = refine_inferer or MCDropoutInferer(
             num_samples=10, activation=activation, tta_flips=[0], task=task
         )
-        self.score = score
+        self.score = candidates[0]
         self.score_reduction = score_reduction
         self.task = task
         self.thresholds: dict[str, float | None] | None = None
@@ -358,9 +413,24 @@ class ACWIRouter(Inferer):
                 raise KeyError(f"thresholds need an {key!r} entry, got {sorted(thresholds)}.")
         self.thresholds = {k: None if thresholds[k] is None else float(thresholds[k]) for k in ("accept", "review")}
 
+    def set_score(self, name: str) -> None:
+        """Use the candidate score ``name`` (one of :attr:`score_names`).
+
+        Raises:
+            ValueError: ``name`` is not a candidate of this router.
+        """
+        if name not in self.score_candidates:
+            raise ValueError(f"this router cannot compute the case score {name!r}; its scores: {self.score_names}.")
+        self.score = self.score_candidates[name]
+
     @property
     def score_name(self) -> str:
-        return self.score if isinstance(self.score, str) else getattr(self.score, "__name__", "callable")
+        return _score_name(self.score)
+
+    @property
+    def score_names(self) -> list[str]:
+        """The names of the candidate scores, in order of preference."""
+        return list(self.score_candidates)
 
     def settings(self) -> dict[str, Any]:
         """The settings a fitted threshold file must agree with (score, its reduction, activation)."""
@@ -382,13 +452,18 @@ class ACWIRouter(Inferer):
         return {"mean": probs, "entropy": ent, "variance": torch.zeros_like(probs),
                 "mutual_information": torch.zeros_like(ent)}
 
-    def case_score(self, pred: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Case-level uncertainty ``(B,)`` of a prediction dict (higher = less confident)."""
-        if callable(self.score):
-            return torch.as_tensor(self.score(pred)).reshape(-1).float()
-        if self.score not in pred:
-            raise KeyError(f"prediction has no {self.score!r} map; keys: {sorted(pred)}.")
-        return case_uncertainty(pred[self.score], self.score_reduction)
+    def case_score(self, pred: dict[str, torch.Tensor], score: CaseScore | None = None) -> torch.Tensor:
+        """Case-level uncertainty ``(B,)`` of a prediction dict (higher = less confident) by ``score`` (default the
+        router's current score)."""
+        score = self.score if score is None else score
+        if callable(score):
+            return torch.as_tensor(score(pred)).reshape(-1).float()
+        if score not in pred:
+            raise KeyError(f"prediction has no {score!r} map; keys: {sorted(pred)}.")
+        return case_uncertainty(pred[score], self.score_reduction)
+
+    def _candidate_scores(self, pred: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.stack([self.case_score(pred, s).cpu() for s in self.score_candidates.values()], 1)
 
     def _route_case(self, x: torch.Tensor, network: Callable, *args: Any, **kwargs: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -411,6 +486,9 @@ class ACWIRouter(Inferer):
         out["refined_score"] = refined_score
         out["score"] = s_fast if math.isnan(refined_score) else refined_score
         out["decision"] = decision.value
+        if len(self.score_candidates) > 1 and t_acc is None and t_rev is None:
+            out["fast_scores"] = self._candidate_scores(fast)
+            out["refined_scores"] = self._candidate_scores(pred)  # both thresholds None: the refine path ran
         out["fast_ms"], out["refine_ms"] = 1e3 * (t1 - t0), 1e3 * (t2 - t1)
         out["total_ms"] = 1e3 * (time.perf_counter() - t0)
         return out

@@ -25,6 +25,7 @@ import torch
 
 from monai_dianet.apps.brats import BRATS_LAYOUTS, find_brats_cases
 from monai_dianet.data.synthetic import generate_brats
+from monai_dianet.metrics import CASE_SCORES
 from tests.utils import exception_chain
 
 pytestmark = pytest.mark.slow
@@ -158,8 +159,8 @@ def test_inference_writes_input_grid_and_convention(trained, evaluated, data, tm
         assert routing["enabled"] is False and record["route"]["decision"] == "refine"
     else:
         assert routing["enabled"] is True and routing["router_file"].endswith("router.json")
-        fitted = json.loads((trained["root"] / "models" / "router.json").read_text())["thresholds"]
-        assert record["route"]["thresholds"] == fitted
+        fitted = json.loads((trained["root"] / "models" / "router.json").read_text())
+        assert record["route"]["thresholds"] == fitted["thresholds"] and record["route"]["score"] == fitted["score"]
     assert (out / f"{cid}_overlay.png").is_file()
 
 
@@ -177,6 +178,11 @@ def test_evaluate_on_test_split_with_router_fitted_on_validation(trained, evalua
     assert routing["fitted_on"]["split"] == "validation" and routing["fitted_on"]["n"] == 2
     fitted = json.loads((trained["root"] / "models" / "router.json").read_text())
     assert routing["thresholds"] == fitted["thresholds"] and fitted["report"]["split"] == "validation"
+    # the case score chosen on the validation split by the lowest AURC among the configured candidates
+    selection = fitted["report"]["score_selection"]
+    assert list(selection["aurc"]) == [f"entropy_{n}" for n in CASE_SCORES]
+    assert fitted["score"] == selection["chosen"] == routing["score"] == fitted["report"]["score"]
+    assert selection["aurc"][selection["chosen"]] == min(selection["aurc"].values())
     rows = (out / "mean_dice_raw.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].split(",")[0].startswith("BraTS")  # one row per test case
     assert (out / "risk_coverage_test.png").is_file() and (out / "risk_coverage_validation.png").is_file()

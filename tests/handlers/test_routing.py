@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from monai.engines import SupervisedEvaluator
@@ -21,6 +22,7 @@ from monai_dianet.handlers import (
     load_router_file,
 )
 from monai_dianet.inferers import ACWIRouter, MCDropoutInferer
+from monai_dianet.metrics import CASE_SCORES, SegmentationCaseScore, predictive_entropy, segmentation_case_scores
 from monai_dianet.transforms import RoutingRecordd, routing_record
 from monai_dianet.utils import InputError, MissingInputError
 from tests.utils import TinyNet
@@ -170,3 +172,92 @@ def test_routing_record_of_a_decollated_case():
     assert routing_record(accepted, router)["scores"]["refined"] is None
     with pytest.raises(KeyError, match="fast_score"):
         routing_record({"mean": case["mean"]}, router)
+
+
+class PointwiseNet(torch.nn.Module):
+    """Foreground logit ``6 (x - 0.5)`` per pixel, with dropout for the refine path: its errors follow the noise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop = torch.nn.Dropout(0.2)
+
+    def forward(self, x):
+        z = 6.0 * self.drop(x - 0.5)
+        return torch.cat([torch.zeros_like(z), z], 1)
+
+
+def _disks(n: int, size: int = 16) -> list[dict]:
+    """Disks of random radius on a dark background under random noise levels; label: the disk."""
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    items = []
+    for i in range(n):
+        radius, sigma = 2.0 + 4.0 * float(torch.rand(1, generator=g)), 0.5 * float(torch.rand(1, generator=g))
+        disk = (((yy - size / 2) ** 2 + (xx - size / 2) ** 2) <= radius**2).float()[None]
+        image = 0.8 * disk + 0.1 + sigma * torch.randn(disk.shape, generator=g)
+        items.append({"image": image, "label": disk.long(), "case_id": f"d{i}"})
+    return items
+
+
+def _hand_aurc(scores, wrong) -> float:
+    """Mean over k of the error rate among the k lowest-scored cases (the risk-coverage curve's area, by hand)."""
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    return float(np.mean([np.mean([wrong[i] for i in order[:k]]) for k in range(1, len(order) + 1)]))
+
+
+def test_fit_handler_chooses_the_case_score_with_the_lowest_validation_aurc(tmp_path):
+    """Four segmentation case scores as candidates: the fit picks the one whose fast-path AURC, recomputed here
+    from the network's own output, is lowest; router.json keeps the choice, and loading it restores it."""
+    torch.manual_seed(0)
+    candidates = [SegmentationCaseScore(name) for name in CASE_SCORES]
+    router = ACWIRouter(refine_inferer=MCDropoutInferer(num_samples=3, seed=0), score=candidates,
+                        thresholds={"accept": None, "review": None})
+    validation = _disks(10)
+    post = Compose([
+        FlattenSubKeysd(keys="pred", sub_keys=["mean", "fast_mean", "fast_score", "refined_score", "fast_scores",
+                                               "refined_scores"], prefix="pred"),
+        CopyItemsd(keys="pred_mean", names="pred"),
+    ])
+    net = PointwiseNet()
+    evaluator = SupervisedEvaluator(
+        device=torch.device("cpu"), val_data_loader=torch.utils.data.DataLoader(validation, batch_size=2),
+        network=net, inferer=router, postprocessing=post,
+        val_handlers=[RouterFitHandler(router, tmp_path / "router.json", target_error=0.3, review_budget=0.3,
+                                       min_dice=0.8)],
+    )
+    evaluator.run()
+    # the reference: the fast path is one deterministic pass; foreground Dice by hand
+    with torch.no_grad():
+        probs = torch.softmax(net.eval()(torch.stack([v["image"] for v in validation])), 1)
+    pred = {"mean": probs, "entropy": predictive_entropy(probs)}
+    wrong = []
+    for p, item in zip(probs.argmax(1), validation):
+        lab = item["label"][0]
+        wrong.append(2.0 * float((p * lab).sum()) / float(p.sum() + lab.sum()) < 0.8)
+    assert 0 < sum(wrong) < len(wrong)
+    expected = {f"entropy_{n}": _hand_aurc(s.tolist(), wrong) for n, s in segmentation_case_scores(pred).items()}
+    assert len(set(np.round(list(expected.values()), 9))) > 1  # the candidates rank the cases differently
+    best = min(expected, key=expected.get)
+    saved = json.loads((tmp_path / "router.json").read_text())
+    selection = saved["report"]["score_selection"]
+    assert selection["aurc"] == pytest.approx(expected) and selection["chosen"] == best == saved["score"]
+    assert router.score_name == best and evaluator.state.routing["score"] == best
+    # thresholds fitted on the chosen score: its fast-path curve is the one in the file
+    chosen = segmentation_case_scores(pred)[best.removeprefix("entropy_")]
+    assert saved["report"]["fast"]["aurc"] == pytest.approx(expected[best])
+    assert saved["report"]["fast"]["thresholds"] == pytest.approx(sorted(chosen.tolist()), abs=1e-6)
+
+    fresh = ACWIRouter(score=[SegmentationCaseScore(name) for name in CASE_SCORES])
+    assert fresh.score_name == "entropy_volume_mean"
+    RouterLoader(fresh, tmp_path / "router.json")(evaluator)
+    assert fresh.score_name == best and fresh.thresholds == saved["thresholds"]
+    with pytest.raises(InputError, match=f"case score '{best}', which this router cannot compute .*'entropy'"):
+        load_router_file(tmp_path / "router.json", ACWIRouter(score="entropy"))
+    # the report on other cases takes the file's score and keeps both paths running
+    report_router = ACWIRouter(refine_inferer=MCDropoutInferer(num_samples=3, seed=0), score=candidates,
+                               thresholds={"accept": None, "review": None})
+    report_router.set_score("entropy_volume_mean")
+    test = _evaluator(report_router, _data(4), [RouterReportHandler(report_router, tmp_path / "router.json")])
+    test.run()
+    assert report_router.score_name == best and report_router.thresholds == {"accept": None, "review": None}
+    assert test.state.routing["score"] == best and test.state.routing["n"] == 4

@@ -10,8 +10,17 @@ import torch
 import torch.nn as nn
 from matplotlib.image import imread
 
-from monai_dianet.inferers import ACWIRouter, MCDropoutInferer, case_correct, fit_router_thresholds, risk_coverage_curve
+from monai_dianet.inferers import (
+    ACWIRouter,
+    MCDropoutInferer,
+    case_correct,
+    fit_router_thresholds,
+    risk_coverage_curve,
+    select_case_score,
+)
+from monai_dianet.metrics import CASE_SCORES, SegmentationCaseScore, predictive_entropy, segmentation_case_scores
 from monai_dianet.visualize import save_router_risk_coverage
+from tests.utils import TinyNet
 
 
 def _cases(n, hard_frac, seed, size=16):
@@ -156,3 +165,45 @@ def test_segmentation_routing_on_real_dianet():
                                 [case_correct(out["mean"][0], lab) for lab in (label, 1 - label)],
                                 target_error=0.0, review_budget=0.5)
     assert rep["outcome"]["error_all_fast"] == pytest.approx(0.5)
+
+
+def test_select_case_score_lowest_aurc_known_values():
+    correct = [True, False, True, True, False]
+    # ranked by "a": ok ok ok wrong wrong -> risks 0, 0, 0, 1/4, 2/5; by "b" (case order): 0, 1/2, 1/3, 1/4, 2/5
+    sel = select_case_score({"b": [0.1, 0.2, 0.3, 0.4, 0.5], "a": [0.1, 0.5, 0.2, 0.3, 0.4]}, correct)
+    assert sel["aurc"] == pytest.approx({"a": (1 / 4 + 2 / 5) / 5, "b": (1 / 2 + 1 / 3 + 1 / 4 + 2 / 5) / 5})
+    assert sel["chosen"] == "a"
+    tie = select_case_score({"simple": [1, 5, 2, 3, 4], "a": [0.1, 0.5, 0.2, 0.3, 0.4]}, correct)  # same ranking
+    assert tie["aurc"]["simple"] == tie["aurc"]["a"] and tie["chosen"] == "simple"
+    with pytest.raises(ValueError, match="at least one candidate"):
+        select_case_score({}, correct)
+
+
+def test_router_candidate_scores():
+    """Several candidates: every candidate's score on both paths while both run, the chosen one otherwise."""
+    torch.manual_seed(0)
+    net = TinyNet().eval()
+    names = [f"entropy_{n}" for n in CASE_SCORES]
+    router = ACWIRouter(refine_inferer=MCDropoutInferer(num_samples=2, seed=0),
+                        score=[SegmentationCaseScore(n) for n in CASE_SCORES],
+                        thresholds={"accept": None, "review": None})
+    assert router.score_names == names and router.score_name == names[0]
+    x = torch.rand(3, 1, 12, 12)
+    out = router(x, net)
+    with torch.no_grad():
+        probs = torch.softmax(net(x), 1)
+    fast = segmentation_case_scores({"mean": probs, "entropy": predictive_entropy(probs)})
+    assert out["fast_scores"].shape == out["refined_scores"].shape == (3, 4)
+    assert torch.allclose(out["fast_scores"], torch.stack([fast[n] for n in CASE_SCORES], 1), atol=1e-6)
+    assert torch.equal(out["fast_score"], out["fast_scores"][:, 0])
+    assert torch.allclose(out["refined_score"], out["refined_scores"][:, 0])
+    router.set_score("entropy_boundary_mean")
+    router.set_thresholds({"accept": -1.0, "review": None})  # routed: only the chosen score
+    routed = router(x, net)
+    assert "fast_scores" not in routed and torch.allclose(routed["fast_score"], fast["boundary_mean"], atol=1e-6)
+    with pytest.raises(ValueError, match="cannot compute the case score 'entropy'"):
+        router.set_score("entropy")
+    with pytest.raises(ValueError, match="distinct names"):
+        ACWIRouter(score=["entropy", "entropy"])
+    with pytest.raises(ValueError, match="needs stochastic samples"):
+        ACWIRouter(score=["entropy", "variance"])

@@ -31,7 +31,6 @@ from monailabel.tasks.infer.basic_infer import BasicInferTask
 from monai_dianet.bundle import load_bundle_config
 from monai_dianet.handlers.routing import load_router_file
 from monai_dianet.inferers import ACWIRouter
-from monai_dianet.metrics.uncertainty import case_uncertainty
 from monai_dianet.transforms.routing import routing_record
 
 __all__ = ["DIANetInferTask", "BRATS_LABELS", "brats_regions_to_labels"]
@@ -160,7 +159,7 @@ class DIANetInferTask(BasicInferTask):
         data["pred"] = MetaTensor(out["mean"][0].float().cpu())
         data["uncertainty"] = MetaTensor(mc["entropy"][0].float().cpu())
         data["acwi"] = record
-        data["case_uncertainty"] = float(case_uncertainty(mc["entropy"].float(), router.score_reduction)[0])
+        data["case_uncertainty"] = float(router.case_score(mc)[0])  # the score chosen on validation (router.json)
         return data
 
     def post_transforms(self, data: Any = None) -> Sequence[Callable]:

@@ -4,5 +4,5 @@
 
 from .io import CheckedLoadImage, CheckedLoadImaged, CheckedLoadImageD, CheckedLoadImageDict
 from .domain_shift import RandDomainShift, RandDomainShiftd, RandDomainShiftD, RandDomainShiftDict
-from .routing import RoutingRecordd, prediction_summary, routing_record
+from .routing import RoutingRecordd, prediction_summary, routing_record, routing_status
 from .spatial_prior import ResampleSpatialPrior, ResampleSpatialPriord, build_spatial_prior, finalize_prior

@@ -15,7 +15,7 @@ from monai.transforms import MapTransform
 
 from monai_dianet.inferers.router import routing_disabled
 
-__all__ = ["prediction_summary", "routing_record", "RoutingRecordd"]
+__all__ = ["prediction_summary", "routing_record", "routing_status", "RoutingRecordd"]
 
 
 def prediction_summary(mean: torch.Tensor, activation: str) -> dict[str, Any]:
@@ -31,6 +31,35 @@ def prediction_summary(mean: torch.Tensor, activation: str) -> dict[str, Any]:
     else:
         counts = (p > 0.5).flatten(1).sum(1)
     return {"task": "segmentation", "shape": list(p.shape[1:]), "voxels_per_class": [int(v) for v in counts]}
+
+
+def routing_status(
+    enabled: bool,
+    router_file: Any = None,
+    fitted_on: str = "validation cases",
+    off_effect: str = "every case took the refine path and none was accepted early or flagged for review",
+) -> dict[str, Any]:
+    """The ``routing`` entry of a per-case (or per-slide) record: whether a fitted router was used, and which.
+
+    Args:
+        enabled: whether a fitted router decided.
+        router_file: the file its thresholds came from (written only when ``enabled``).
+        fitted_on: what the thresholds were fitted on, for the note.
+        off_effect: what running without a router meant for the cases, for the note.
+
+    Returns:
+        ``{"enabled": bool, "router_file": str | None, "note": str}``; with routing off ``router_file`` is None and
+        the note says explicitly that no router was used.
+
+    Example::
+
+        routing_status(False, off_effect="no slide was accepted or flagged for review")
+    """
+    if not enabled:
+        return {"enabled": False, "router_file": None,
+                "note": f"routing off: no router was used (no fitted thresholds); {off_effect}"}
+    return {"enabled": True, "router_file": None if router_file is None else str(router_file),
+            "note": f"thresholds fitted on {fitted_on}"}
 
 
 def _number(value: Any) -> float | None:
@@ -71,13 +100,7 @@ def routing_record(case: Mapping[str, Any], router: Any, router_file: Any = None
         "prediction": prediction_summary(case["mean"], router.activation),
     }
     if router_file is not None:
-        if routing_disabled(router_file):
-            record["routing"] = {"enabled": False, "router_file": None, "note": "routing off (router_file none): no "
-                                 "fitted thresholds; every case took the refine path and none was accepted early or "
-                                 "flagged for review"}
-        else:
-            record["routing"] = {"enabled": True, "router_file": str(router_file), "note": "thresholds fitted on "
-                                 "validation cases"}
+        record["routing"] = routing_status(not routing_disabled(router_file), router_file)
     return record
 
 

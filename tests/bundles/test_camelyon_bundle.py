@@ -1,7 +1,9 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""End-to-end tests of the dianet_camelyon_segmentation bundle, run as users run it (``python -m monai.bundle``,
-``torchrun``), on the embedded default and on a ``dataset_dir`` of slides + ASAP XML in another folder layout.
+"""End-to-end tests of the dianet_camelyon_segmentation bundle, run as users run it (``monai.bundle.run``; the
+command lines ``torchrun ... -m monai.bundle run`` and ``python -m monai.bundle run`` for bad input), on the embedded
+default and on a ``dataset_dir`` of slides + ASAP XML in another folder layout. One training run on the embedded
+default serves every test that needs a trained bundle.
 
 Everything is tiny (2048-pixel slides read at 4 um/px in 32-pixel patches, one epoch of 64 patches, 2 MC
 samples): the numbers the model reaches are not checked, only that each config runs and writes what the bundle
@@ -16,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -27,6 +30,7 @@ openslide = pytest.importorskip("openslide")
 from monai.bundle import run as bundle_run  # noqa: E402
 
 from monai_dianet.apps.pathology import camelyon_datalist, plan_slides  # noqa: E402
+from monai_dianet.bundle import MONAIVersionWarning  # noqa: E402
 from monai_dianet.data.synthetic import generate_camelyon, write_asap_polygons  # noqa: E402
 from monai_dianet.utils.errors import input_error_message  # noqa: E402
 
@@ -64,23 +68,24 @@ def _subprocess(cmd: list[str], check: bool = True) -> subprocess.CompletedProce
     return proc
 
 
-def _bundle(config: str, root: Path, **overrides) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", config, "--bundle_root", str(root)]
-    return _subprocess(cmd + _args({**SMALL, **overrides}))
-
-
 def _in_process(config: str | list[str], root: Path, **overrides) -> None:
     bundle_run(config_file=config, bundle_root=str(root), meta_file=str(CONFIGS / "metadata.json"),
                logging_file=str(CONFIGS / "logging.conf"), **{**SMALL, **overrides})
 
 
-def _check_slide_outputs(folder: Path, slides: dict[str, str]) -> None:
-    """Per slide: an OpenSlide pyramid aligned with the slide, parsable XML inside it, a CSV, and a JSON record."""
+def _check_slide_outputs(folder: Path, slides: dict[str, str], routing: bool = True) -> None:
+    """Per slide: an OpenSlide pyramid aligned with the slide, parsable XML inside it, a CSV, and a JSON record whose
+    routing entry has the BraTS case records' form (a decision with a router, else a note that none was used)."""
     for name, path in slides.items():
         record = json.loads((folder / f"{name}.json").read_text())
         for key in ("slide_score", "predicted_category", "lesion_count", "lesions", "case_uncertainty", "routing"):
             assert key in record, key
-        assert record["routing"]["decision"] in ("accept", "review")
+        assert record["routing"]["enabled"] is routing
+        if routing:
+            assert record["routing"]["decision"] in ("accept", "review")
+            assert record["routing"]["router_file"].endswith("router.json")
+        else:
+            assert record["routing"]["router_file"] is None and "no router was used" in record["routing"]["note"]
         with openslide.OpenSlide(path) as slide, openslide.OpenSlide(folder / f"{name}_heatmap.tif") as heat:
             assert heat.level_count >= 2
             d = record["heatmap_downsample"]
@@ -99,9 +104,18 @@ def _check_slide_outputs(folder: Path, slides: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    """train.json then evaluate.json then inference.json on the embedded default, in subprocesses."""
+    """train.json, evaluate.json and inference.json on the embedded default, in this process (the command line is
+    run by the torchrun test and the one-line error test); returns the bundle root and the warnings of each run.
+
+    The other tests reuse this trained bundle (its checkpoint and router) instead of training again.
+    """
     root = tmp_path_factory.mktemp("camelyon_bundle")
-    runs = {name: _bundle(_configs(f"{name}.json"), root) for name in ("train", "evaluate", "inference")}
+    runs = {}
+    for name in ("train", "evaluate", "inference"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _in_process(_configs(f"{name}.json"), root)
+        runs[name] = [w.category for w in caught]
     return root, runs
 
 
@@ -122,7 +136,7 @@ def test_embedded_default_runs(embedded):
     slides = {e["case_id"]: e["image"] for e in camelyon_datalist(root / "data" / "camelyon")}
     assert len(slides) == 6
     _check_slide_outputs(root / "output", slides)
-    assert "MONAIVersionWarning" not in runs["train"].stderr
+    assert MONAIVersionWarning not in runs["train"]
 
 
 @pytest.fixture(scope="module")
@@ -143,16 +157,20 @@ def dataset_dir(embedded, tmp_path_factory):
     return root
 
 
-def test_dataset_dir_runs(dataset_dir, tmp_path):
+def test_dataset_dir_runs(embedded, dataset_dir, tmp_path):
+    """evaluate.json and inference.json (routing off) on a dataset_dir, with the embedded run's checkpoint and router
+    (training on a dataset_dir is run by the torchrun and ResNet-18 tests). This dataset's test slides may be slides
+    that checkpoint trained on: only the outputs are checked here, never the figures."""
     entries = camelyon_datalist(dataset_dir)
     assert len(entries) == 7 and sum(e["label"] == "tumor" for e in entries) == 3
-    for name in ("train", "evaluate"):
-        _in_process(_configs(f"{name}.json"), tmp_path, dataset_dir=str(dataset_dir))
+    common = {"dataset_dir": str(dataset_dir), "ckpt_dir": str(embedded[0] / "models")}
+    _in_process(_configs("evaluate.json"), tmp_path, **common)
     with pytest.warns(UserWarning, match=r"case_nompp\.tif: no microns-per-pixel.*assuming 4\.0 um/px"):
-        _in_process(_configs("inference.json"), tmp_path, dataset_dir=str(dataset_dir))
+        _in_process(_configs("inference.json"), tmp_path, router_file="none", **common)
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["split"] == "test" and metrics["slides"] == 2
-    _check_slide_outputs(tmp_path / "output", {e["case_id"]: e["image"] for e in entries})
+    assert metrics["checkpoint"] == str(embedded[0] / "models" / "model.pt")
+    _check_slide_outputs(tmp_path / "output", {e["case_id"]: e["image"] for e in entries}, routing=False)
     assert not json.loads((tmp_path / "output" / "case_nompp.json").read_text())["mpp_from_file"]
 
 
@@ -217,12 +235,13 @@ def test_one_line_errors_from_the_bundle(embedded, tmp_path):
     proc = _subprocess(cmd + _args(SMALL), check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {folder / 'slide.tif'}: OpenSlide cannot open")
-    # missing checkpoint, missing router, empty test split, unknown split: one clear message each
+    # missing checkpoint, missing router, empty test split, unknown split, all slides: one clear message each
     cases = [
-        ("inference.json", {"ckpt_dir": str(tmp_path / "none")}, "checkpoint .* does not exist; train first"),
+        ("inference.json", {"ckpt_dir": str(tmp_path / "none")}, "checkpoint .* does not exist; create it with"),
         ("inference.json", {"router_file": str(tmp_path / "r.json")}, r"router file .*r\.json does not exist"),
         ("evaluate.json", {"test_fraction": 0.0}, "the test split is empty"),
         ("evaluate.json", {"eval_split": "tests"}, "--eval_split 'tests' is not a split"),
+        ("evaluate.json", {"eval_split": "all"}, "--eval_split 'all' is not a split this evaluation may use"),
         ("inference.json", {"amp": "fp64"}, "amp must be one of"),
     ]
     for config, overrides, expected in cases:
@@ -230,10 +249,3 @@ def test_one_line_errors_from_the_bundle(embedded, tmp_path):
             _in_process(_configs(config), embedded[0], output_dir=str(tmp_path / "o"), **overrides)
         assert input_error_message(info.value) is not None
         assert __import__("re").search(expected, input_error_message(info.value)), input_error_message(info.value)
-
-
-def test_inference_without_router(embedded, tmp_path):
-    _in_process(_configs("inference.json"), embedded[0], output_dir=str(tmp_path), router_file="none",
-                dataset_dir=str(embedded[0] / "data" / "camelyon"))
-    record = json.loads(next(tmp_path.glob("*.json")).read_text())
-    assert record["routing"] is None

@@ -60,7 +60,7 @@ from monai_dianet.apps.pathology.transforms import (
     RandHEDJitterd,
     centre_label,
 )
-from monai_dianet.apps.pathology.workflow import load_router, require_checkpoint, split_entries
+from monai_dianet.apps.pathology.workflow import TRAIN_COMMAND, load_router
 from monai_dianet.apps.pathology.writers import (
     write_detections_csv,
     write_heatmap_tiff,

@@ -34,6 +34,7 @@ from monai_dianet.apps.pathology.writers import (
 )
 from monai_dianet.apps.pathology.wsi import read_level
 from monai_dianet.metrics.uncertainty import case_uncertainty
+from monai_dianet.transforms.routing import routing_status
 
 __all__ = ["SlideMaps", "HeatmapStitcher", "SlideOutputWriter"]
 
@@ -206,7 +207,9 @@ class SlideOutputWriter:
     category of the largest detected lesion: ``negative``/``itc``/``micro``/``macro``), ``lesion_count``,
     ``lesions`` (probability, level-0 peak, area mm^2, largest diameter mm), ``detections`` (NMS points),
     ``case_uncertainty`` (the uncertainty map reduced over covered tissue), ``uncertainty_max``, ``routing``
-    (``router(score)`` when a router is given, else None) and ``files``.
+    (:func:`~monai_dianet.transforms.routing.routing_status`, the same entry as the BraTS case records: with a
+    router, ``enabled`` true, ``router_file``, and the router's ``decision``, ``score`` and ``threshold`` when the
+    maps carry an uncertainty; without one, ``enabled`` false and a note that no router was used) and ``files``.
 
     Args:
         output_dir: folder (created if missing).
@@ -220,7 +223,8 @@ class SlideOutputWriter:
         uncertainty_reduction: case reduction of the uncertainty map (``mean``, ``max``, ``quantile``, ``sum``).
         uncertainty_scale: the uncertainty TIFF stores ``min(1, value / uncertainty_scale)`` as 8 bits (the record
             keeps the exact case-level value); ``log(2)`` bounds binary entropy and mutual information.
-        router: ``callable(case_uncertainty) -> dict`` giving the routing decision, or None.
+        router: ``callable(case_uncertainty) -> dict`` giving the routing decision, or None (routing off).
+        router_file: the file ``router`` was read from, named in each record.
         tile: tile side of the TIFF heat maps.
     """
 
@@ -233,6 +237,7 @@ class SlideOutputWriter:
         uncertainty_reduction: str = "quantile",
         uncertainty_scale: float = float(np.log(2.0)),
         router: Callable[[float], dict] | None = None,
+        router_file: str | os.PathLike | None = None,
         tile: int = 128,
     ) -> None:
         self.output_dir = os.fspath(output_dir)
@@ -242,6 +247,7 @@ class SlideOutputWriter:
         self.uncertainty_reduction = uncertainty_reduction
         self.uncertainty_scale = float(uncertainty_scale)
         self.router = router
+        self.router_file = router_file
         self.tile = int(tile)
         self.records: list[dict] = []
 
@@ -291,6 +297,10 @@ class SlideOutputWriter:
                 f"{stem}_uncertainty.png", thumbnail, maps.uncertainty / max(uncertainty_max, 1e-12), lesions,
                 thumbnail_downsample,
             )
+        routing = routing_status(self.router is not None, self.router_file, "validation slides",
+                                 "no slide was accepted or flagged for review")
+        if self.router is not None and uncertainty is not None:
+            routing.update(self.router(uncertainty))
         record = {
             "slide": info.name,
             "file": info.path,
@@ -310,7 +320,7 @@ class SlideOutputWriter:
             "detections": [{"probability": p, "x": x, "y": y} for p, x, y in detections],
             "case_uncertainty": uncertainty,
             "uncertainty_reduction": self.uncertainty_reduction,
-            "routing": None if self.router is None or uncertainty is None else self.router(uncertainty),
+            "routing": routing,
             "files": files,
         }
         files["json"] = f"{stem}.json"

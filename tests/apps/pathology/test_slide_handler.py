@@ -42,7 +42,8 @@ def test_evaluator_writes_every_slide(camelyon_slides, tmp_path, decollate, meta
         + [Resized("image", (32, 32), mode="bilinear", anti_aliasing=True), ScaleIntensityRanged("image", 0, 255, 0, 1)]
     )
     loader = DataLoader(patch_dataset(entries, transform), batch_size=16, num_workers=2)
-    writer = SlideOutputWriter(tmp_path, router=lambda u: {"decision": "review" if u > 0.01 else "accept"})
+    writer = SlideOutputWriter(tmp_path, router=lambda u: {"decision": "review" if u > 0.01 else "accept"},
+                               router_file="models/router.json")
     handler = SlideHeatmapHandler(plans, writer)
     evaluator = SupervisedEvaluator(
         device=torch.device("cpu"),
@@ -60,4 +61,5 @@ def test_evaluator_writes_every_slide(camelyon_slides, tmp_path, decollate, meta
         plan = next(p for p in plans if p.name == record["slide"])
         assert heat.shape == plan.heatmap_shape and heat.max() > 0.5  # nuclei are dark
         assert record["case_uncertainty"] > 0 and record["routing"]["decision"] in ("accept", "review")
+        assert record["routing"]["enabled"] is True and record["routing"]["router_file"] == "models/router.json"
         assert (tmp_path / f"{record['slide']}_uncertainty.tif").exists()

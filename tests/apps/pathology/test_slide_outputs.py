@@ -141,6 +141,7 @@ def test_files_open_and_align(plans, tmp_path, camelyon_slides):
         saved = json.load(open(files["json"]))
         for key in ("slide_score", "predicted_category", "lesion_count", "lesions", "case_uncertainty", "routing"):
             assert key in saved
+        assert saved["routing"]["enabled"] is False and "no router was used" in saved["routing"]["note"]
         assert saved["case_uncertainty"] == pytest.approx(0.1 if plan.annotation else 0.02, abs=1e-5)
         if plan.annotation:  # the written lesions are the ground-truth regions at the 4x level
             truth = load_annotation(plan.annotation).mask(plan.heatmap_shape, 4.0)

@@ -1,6 +1,6 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""Bundle support: slide datalists from folders, split checks, router fitting and files, engine helpers."""
+"""Bundle support: slide datalists from folders, router fitting and files, engine helpers."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from monai_dianet.apps.pathology import (
     camelyon_datalist,
     fit_slide_router,
     load_router,
-    require_checkpoint,
-    split_entries,
 )
 from monai_dianet.networks.nets import DIANet
 from monai_dianet.utils.errors import InputError, MissingInputError
@@ -59,16 +57,6 @@ def test_datalist_layouts_and_stage_labels(camelyon_slides, tmp_path):
         camelyon_datalist(tmp_path / "empty")
 
 
-def test_split_entries_refuses_empty_and_unknown():
-    splits = {"training": [{"case_id": "a"}], "validation": [{"case_id": "b"}], "test": []}
-    assert split_entries(splits, "validation") == [{"case_id": "b"}]
-    assert len(split_entries(splits, "all")) == 2
-    with pytest.raises(InputError, match="the test split is empty"):
-        split_entries(splits, "test")
-    with pytest.raises(InputError, match="'tests' is not a split"):
-        split_entries(splits, "tests")
-
-
 def test_router_fit_ties_and_files(tmp_path):
     # sorted by score: 0.1 right, 0.2 right, 0.2 wrong, 0.5 wrong; the tie at 0.2 is accepted together
     router = fit_slide_router([0.5, 0.2, 0.1, 0.2], [False, True, True, False], target_error=0.34)
@@ -84,8 +72,6 @@ def test_router_fit_ties_and_files(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"thresholds": 1}))
     with pytest.raises(InputError, match="not a slide router file"):
         load_router(tmp_path / "bad.json")
-    with pytest.raises(MissingInputError, match="train first"):
-        require_checkpoint(tmp_path / "model.pt")
     with pytest.raises(InputError, match="no validation slides"):
         fit_slide_router([], [])
 

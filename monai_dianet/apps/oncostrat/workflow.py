@@ -372,11 +372,14 @@ def split_environment(
                              f"({absent[:5]}); to run on a new cohort use {option} cohort")
     else:
         ids = list(cohort.case_ids)
-        shared = seen_patients(config, ids) if split == "cohort" else []
-        if shared:
+        shared = seen_patients(config, ids)
+        if shared and split == "cohort":
             raise InputError(f"{option} cohort: {len(shared)} patient(s) of {root} were training or validation "
                              f"patients ({shared[:5]}); evaluate the training cohort with {option} test, or give a "
                              f"new cohort")
+        if shared:
+            logger.warning(f"{len(shared)} of the {len(ids)} patients of {root} were training or validation patients: "
+                           f"figures over them are not held-out figures (the test patients: {option} test)")
     index = {cid: k for k, cid in enumerate(cohort.case_ids)}
     env = cohort_environment(cohort.profiles, config["env"], daily_samples=daily_samples)
     return env, [index[c] for c in ids], ids

@@ -57,9 +57,11 @@ def test_evaluation_uses_the_saved_test_split(cohorts):
         _run(empty, "", "test", allowed=EVALUATION_SPLITS)
 
 
-def test_inference_on_given_patients_counts_the_seen_ones(cohorts):
+def test_inference_on_given_patients_counts_the_seen_ones(cohorts, caplog):
     root, config = cohorts
-    ids = _run(config, str(root / "train"), "all")
+    with caplog.at_level("WARNING", logger="monai_dianet.apps.oncostrat.workflow"):
+        ids = _run(config, str(root / "train"), "all")
+    assert "9 of the 12 patients of" in caplog.text and "not held-out figures" in caplog.text
     assert len(ids) == 12 and len(seen_patients(config, ids)) == 9  # not held-out figures: the output says so
     with pytest.raises(MissingInputError, match=r"checkpoint .*model\.pt does not exist; create it with: python"):
         load_policy_config(root)

@@ -245,7 +245,8 @@ class RouterFitHandler(_RouterCases):
     When the router has several candidate scores, the case score is chosen first: the candidate whose fast-path
     risk-coverage curve on these cases has the lowest AURC (:func:`~monai_dianet.inferers.select_case_score`; equal
     AURCs go to the earlier, simpler candidate). The thresholds are fitted for it, the router is set to it, and the
-    file and report hold the choice and every candidate's AURC (``"score_selection"``). The candidates' scores come
+    file and report hold the choice and every candidate's AURC (``"score_selection": {"criterion", "aurc",
+    "chosen"}``). The candidates' scores come
     from the router's ``fast_scores``/``refined_scores`` outputs (``pred_fast_scores``, ``pred_refined_scores``).
 
     Args:
@@ -299,7 +300,10 @@ class RouterFitHandler(_RouterCases):
         selection, k = None, 0
         if fast.shape[1] > 1:
             names = self.router.score_names
-            selection = select_case_score({name: fast[:, i] for i, name in enumerate(names)}, fast_ok)
+            selection = {
+                "criterion": f"lowest AURC of the fast path on the {self.split} cases; ties: the earlier candidate",
+                **select_case_score({name: fast[:, i] for i, name in enumerate(names)}, fast_ok),
+            }
             k = names.index(selection["chosen"])
             self.router.set_score(selection["chosen"])
         report = fit_router_thresholds(

@@ -102,7 +102,7 @@ def select_case_score(scores: Mapping[str, Sequence[float]], correct: Sequence[b
         correct: whether each case's prediction is correct (the path the scores belong to, e.g. the fast path).
 
     Returns:
-        ``{"criterion", "aurc": {name: AURC}, "chosen": name}``.
+        ``{"aurc": {name: AURC}, "chosen": name}``.
 
     Raises:
         ValueError: no candidate, or a candidate whose scores do not match ``correct``.
@@ -115,11 +115,7 @@ def select_case_score(scores: Mapping[str, Sequence[float]], correct: Sequence[b
     if not scores:
         raise ValueError("need at least one candidate case score to choose from.")
     aurc = {name: risk_coverage_curve(values, correct)["aurc"] for name, values in scores.items()}
-    return {
-        "criterion": "lowest AURC of the fast path on the validation cases (ties: the earlier candidate)",
-        "aurc": aurc,
-        "chosen": min(aurc, key=aurc.__getitem__),
-    }
+    return {"aurc": aurc, "chosen": min(aurc, key=aurc.__getitem__)}
 
 
 def _largest_threshold_within(

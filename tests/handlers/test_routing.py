@@ -73,6 +73,7 @@ def test_fit_handler_writes_router_file_and_report(tmp_path):
     evaluator.run()
     saved = json.loads((tmp_path / "models" / "router.json").read_text())
     assert saved["thresholds"] == evaluator.state.routing["thresholds"] and saved["score"] == "entropy"
+    assert saved["report"]["score_selection"] is None  # one score: nothing to choose
     assert saved["report"]["n"] == 6 and saved["min_dice"] == 0.5 and (tmp_path / "rc.png").stat().st_size > 0
     summary = json.loads(report_file.read_text())
     assert summary["num_cases"] == 6 and set(summary["metrics"]) == {"dice"} and summary["router_file"] == "r"

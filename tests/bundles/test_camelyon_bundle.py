@@ -129,6 +129,9 @@ def test_embedded_default_runs(embedded):
     assert metrics["checkpoint"] == str(root / "models" / "model.pt")
     for key in ("patch_dice", "patch_auc", "slide_auc", "froc", "category_kappa", "pn_kappa"):
         assert key in metrics
+    assert metrics["routing"]["enabled"] is True and metrics["routing"]["accept"] + metrics["routing"]["review"] == 2
+    fit = json.loads((root / "eval" / "validation" / "metrics.json").read_text())["routing"]  # before any router
+    assert fit["enabled"] is False and fit["router_file"] is None
     assert (root / "eval" / "slides.csv").is_file() and (root / "eval" / "validation" / "metrics.json").is_file()
     test_ids = {r["slide"] for r in csv.DictReader(open(root / "eval" / "slides.csv"))}
     validation_ids = {r["slide"] for r in csv.DictReader(open(root / "eval" / "validation" / "slides.csv"))}

@@ -34,6 +34,7 @@ from monai_dianet.apps.pathology.staging import (
     stage_kappa,
 )
 from monai_dianet.apps.pathology.wsi import SlideInfo, read_slide_info
+from monai_dianet.transforms.routing import routing_status
 from monai_dianet.utils.errors import InputError
 
 __all__ = [
@@ -296,7 +297,8 @@ def write_evaluation(
         entries: datalist entries of the evaluated slides (``case_id``, ``annotation``, ``label``, ``category``).
         split: name of the evaluated split (written into the summary).
         checkpoint: the model file used.
-        router_file: the router file used (None: no routing).
+        router_file: the router file used (None: no routing; ``routing`` in ``metrics.json`` then says that no
+            router was used, else it counts the slides accepted and sent to review).
         patch_metrics: patch-level metrics to include (e.g. ``{"patch_auc": ..., "patch_dice": ...}``).
 
     Returns:
@@ -313,16 +315,21 @@ def write_evaluation(
         raise InputError(f"no inference output for slides {missing}; see the log for the slide that failed.")
     stages = {e["case_id"]: e["category"] for e in entries if e.get("category")}
     summary, rows = evaluate_slides(records, truth, stage_labels=stages or None)
-    decisions = [r["decision"] for r in rows if r["decision"]]
+    router_file = os.path.abspath(router_file) if router_file else None
+    routing = routing_status(router_file is not None, router_file, "validation slides",
+                             "no slide was accepted or flagged for review")
+    if router_file is not None:
+        decisions = [r["decision"] for r in rows]
+        routing.update({d: decisions.count(d) for d in ("accept", "review")})
     summary = {
         "split": split,
         "slides": len(rows),
         "tumour_slides": sum(r["label"] for r in rows),
         "checkpoint": os.path.abspath(checkpoint),
-        "router_file": os.path.abspath(router_file) if router_file else None,
+        "router_file": router_file,
         **{k: float(v) for k, v in (patch_metrics or {}).items()},
         **{k: v for k, v in summary.items() if k != "slides"},
-        "routing": {d: decisions.count(d) for d in ("accept", "review")} if decisions else None,
+        "routing": routing,
     }
     write_slide_table(os.path.join(output_dir, "slides.csv"), rows)
     plot_froc(os.path.join(output_dir, "froc.png"), summary["froc"], title=f"{split} slides:")

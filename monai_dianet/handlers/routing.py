@@ -332,7 +332,7 @@ class RouterReportHandler(_RouterCases):
     validation), and at the end the file's thresholds are applied to the collected scores by
     :func:`~monai_dianet.inferers.router_outcome`. At the end of the epoch ``engine.state.routing`` holds
     ``{"router_file", "split", "n", "score", "target_error", "thresholds", "outcome", "fast", "refined",
-    "curve_path", "fitted_on": {"split", "n", "outcome"}}``.
+    "curve_path", "fitted_on": {"split", "n", "outcome", "score_selection"}}``.
 
     Args:
         router: the evaluator's router.
@@ -389,7 +389,8 @@ class RouterReportHandler(_RouterCases):
             "target_error": fitted.get("target_error"),
             **report,
             "curve_path": None,
-            "fitted_on": {"split": fitted.get("split"), "n": fitted.get("n"), "outcome": fitted.get("outcome")},
+            "fitted_on": {"split": fitted.get("split"), "n": fitted.get("n"), "outcome": fitted.get("outcome"),
+                          "score_selection": fitted.get("score_selection")},
         }
         if self.curve_path is not None:
             report["curve_path"] = save_router_risk_coverage(self.curve_path, report)

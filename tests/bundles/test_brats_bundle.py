@@ -183,6 +183,7 @@ def test_evaluate_on_test_split_with_router_fitted_on_validation(trained, evalua
     assert list(selection["aurc"]) == [f"entropy_{n}" for n in CASE_SCORES]
     assert fitted["score"] == selection["chosen"] == routing["score"] == fitted["report"]["score"]
     assert selection["aurc"][selection["chosen"]] == min(selection["aurc"].values())
+    assert routing["fitted_on"]["score_selection"] == selection  # metrics.json states the validation choice
     rows = (out / "mean_dice_raw.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].split(",")[0].startswith("BraTS")  # one row per test case
     assert (out / "risk_coverage_test.png").is_file() and (out / "risk_coverage_validation.png").is_file()

@@ -138,7 +138,8 @@ def test_report_handler_applies_validation_thresholds_to_test_cases(tmp_path):
     routing = evaluator.state.routing
     fitted = json.loads((tmp_path / "router.json").read_text())
     assert routing["split"] == "test" and routing["n"] == 6 and routing["thresholds"] == fitted["thresholds"]
-    assert routing["fitted_on"] == {"split": "validation", "n": 8, "outcome": fitted["report"]["outcome"]}
+    assert routing["fitted_on"] == {"split": "validation", "n": 8, "outcome": fitted["report"]["outcome"],
+                                    "score_selection": None}
     out = routing["outcome"]
     assert out["accept"] + out["refine"] + out["review"] == 6
     # the same decisions as the router itself makes with the fitted thresholds
@@ -262,3 +263,4 @@ def test_fit_handler_chooses_the_case_score_with_the_lowest_validation_aurc(tmp_
     test.run()
     assert report_router.score_name == best and report_router.thresholds == {"accept": None, "review": None}
     assert test.state.routing["score"] == best and test.state.routing["n"] == 4
+    assert test.state.routing["fitted_on"]["score_selection"] == selection

@@ -5,4 +5,4 @@ bundles, and generators of synthetic data in the real on-disk formats (:mod:`mon
 Domain datalists and datasets live under :mod:`monai_dianet.apps`."""
 
 from .embedded import EMBEDDED_MARKER, prepare_embedded_data
-from .split import SPLITS, select_split, split_datalist
+from .split import EVALUATION_SPLITS, SPLITS, select_cases, select_split, split_datalist

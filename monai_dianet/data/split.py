@@ -13,10 +13,14 @@ from sklearn.model_selection import train_test_split
 
 from monai_dianet.utils.errors import InputError
 
-__all__ = ["SPLITS", "select_split", "split_datalist"]
+__all__ = ["SPLITS", "EVALUATION_SPLITS", "select_cases", "select_split", "split_datalist"]
 
 #: the split names, in the order training, validation, test
 SPLITS: tuple[str, str, str] = ("training", "validation", "test")
+
+#: what an evaluation of a trained model may read (:func:`select_cases`): a held-out split of the training cohort,
+#: or every case of a new cohort
+EVALUATION_SPLITS: tuple[str, str, str] = ("validation", "test", "cohort")
 
 
 def _count(fraction: float, n: int) -> int:
@@ -164,3 +168,62 @@ def select_split(
             f"(the training {unit} are never used instead)"
         )
     return [dict(e) for e in entries]
+
+
+def select_cases(
+    saved: Mapping[str, Sequence[str]],
+    available: Sequence[str],
+    name: str,
+    allowed: Sequence[str] = EVALUATION_SPLITS,
+    option: str = "--eval_split",
+    unit: str = "cases",
+    command: str = "",
+    source: str = "the cohort",
+) -> list[str]:
+    """The case ids a trained model is run on, from the split that its training saved.
+
+    - a split name (``"validation"``, ``"test"``...): the ids of that saved split (:func:`select_split`: refused
+      when empty); each must be in ``available``;
+    - ``"cohort"``: every id of ``available`` (a new cohort), refused when any was a training or validation case;
+    - ``"all"``: every id of ``available``, whichever split they were in (for inference on given cases; the caller
+      says how many training or validation saw).
+
+    Args:
+        saved: ``{split name: case ids}`` saved at training (from :func:`split_datalist`).
+        available: the case ids of the cohort at hand.
+        name: one of ``allowed``.
+        allowed: what this run may read (by default :data:`EVALUATION_SPLITS`).
+        option: the option that set ``name``, for the messages.
+        unit: what the cases are, for the messages (``"cases"``, ``"patients"``).
+        command: the training command, named when the split is empty.
+        source: where ``available`` comes from, for the messages (a folder).
+
+    Returns:
+        the case ids, in the saved order (a split) or in the order of ``available``.
+
+    Raises:
+        InputError: ``name`` not in ``allowed``, an empty split, split cases missing from ``available``, or a
+            ``"cohort"`` sharing cases with training or validation.
+
+    Example::
+
+        ids = select_cases(prep["split_case_ids"], cohort.case_ids, "test")
+    """
+    if name not in allowed:
+        raise InputError(f"{option} {name!r} is not a split this evaluation may use; expected one of {list(allowed)}")
+    if name in SPLITS:
+        splits = {split: [{"case_id": c} for c in saved.get(split, [])] for split in SPLITS}
+        ids = [e["case_id"] for e in select_split(splits, name, allowed, option, unit, command)]
+        present = set(available)
+        absent = [c for c in ids if c not in present]
+        if absent:
+            raise InputError(f"{len(absent)} {name} {unit} of the training cohort are not in {source} ({absent[:5]}); "
+                             f"to run on a new cohort use {option} cohort")
+        return ids
+    ids = list(available)
+    seen = set(saved.get("training", [])) | set(saved.get("validation", []))
+    shared = [c for c in ids if c in seen]
+    if shared and name == "cohort":
+        raise InputError(f"{option} cohort: {len(shared)} {unit} of {source} were used for training or validation "
+                         f"({shared[:5]}); evaluate the training cohort with {option} test, or give a new cohort")
+    return ids

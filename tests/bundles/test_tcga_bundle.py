@@ -94,7 +94,7 @@ def _check_one_line_errors(root: Path, tmp_path: Path, split: dict) -> None:
     (empty / "preprocessing.json").write_text(json.dumps(prep))
     cases = [
         ({"eval_split": "training"}, "--eval_split 'training' is not a split this evaluation may use"),
-        ({"eval_split": "cohort"}, "--eval_split cohort: 13 case\\(s\\) of .* were used for training or validation"),
+        ({"eval_split": "cohort"}, "--eval_split cohort: 13 cases of .* were used for training or validation"),
         ({"ckpt_dir": str(empty)}, "the test split is empty .*training cases are never used instead"),
         ({"ckpt_dir": str(tmp_path / "none")}, "checkpoint .*model.pt does not exist; create it with: python -m "
          "monai.bundle run --config_file configs/train.json"),

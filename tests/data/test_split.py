@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from monai_dianet.data import SPLITS, select_split, split_datalist
+from monai_dianet.data import SPLITS, select_cases, select_split, split_datalist
 from monai_dianet.utils.errors import InputError
 
 
@@ -105,3 +105,14 @@ def test_select_split_refuses_training_all_unknown_and_empty():
     with pytest.raises(InputError, match=r"the test split is empty \(training 1, validation 1, test 0 slides\); .*"
                                          r"larger --test_fraction and rerun: train\.sh \(the training slides"):
         select_split(splits, "test", unit="slides", command="train.sh")
+
+
+def test_select_cases_from_a_saved_split_or_a_new_cohort():
+    saved = {"training": ["a", "b"], "validation": ["c"], "test": ["d"]}
+    assert select_cases(saved, ["a", "b", "c", "d"], "test") == ["d"]
+    assert select_cases(saved, ["x", "y"], "cohort") == ["x", "y"]
+    assert select_cases(saved, ["a", "x"], "all", allowed=("test", "all")) == ["a", "x"]  # given cases: caller says
+    with pytest.raises(InputError, match=r"--eval_split cohort: 1 cases of new/ were used for training or valid"):
+        select_cases(saved, ["a", "x"], "cohort", source="new/")
+    with pytest.raises(InputError, match=r"1 test cases of the training cohort are not in new/ .*--eval_split cohort"):
+        select_cases(saved, ["x"], "test", source="new/")

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from ...bundle import require_file
-from ...data import SPLITS, prepare_embedded_data, select_split, split_datalist
+from ...data import EVALUATION_SPLITS, SPLITS, prepare_embedded_data, select_cases, split_datalist
 from ...data.synthetic.tcga import generate_tcga
 from ...rl.agents import ATLP, MultimodalStateEncoder
 from ...rl.callbacks import ValidationCallback
@@ -65,9 +65,6 @@ POLICY_CONFIG = "policy_config.json"
 
 TRAIN_COMMAND = "python -m monai.bundle run --config_file configs/train.json"
 """The command that trains the policy and saves its split (from the bundle folder)."""
-
-EVALUATION_SPLITS: tuple[str, ...] = ("validation", "test", "cohort")
-"""The patients ``evaluate.json`` may score: never training patients (see :func:`split_environment`)."""
 
 INFERENCE_SPLITS: tuple[str, ...] = (*SPLITS, "cohort", "all")
 """The patients ``inference.json`` may run on (see :func:`split_environment`)."""
@@ -331,13 +328,14 @@ def split_environment(
 ) -> tuple[TreatmentEnv, list[int], list[str]]:
     """The environment and patient indices to run a trained policy on.
 
-    The cohort is ``dataset_dir`` when given, else the training cohort (``config["data_root"]``). The patients are:
+    The cohort is ``dataset_dir`` when given, else the training cohort (``config["data_root"]``). The patients are
+    chosen by :func:`monai_dianet.data.select_cases` from the split saved in ``policy_config.json`` (the
+    deterministic 3-way split of :func:`split_cohort`):
 
-    - ``"training"``, ``"validation"``, ``"test"``: that split of the training run (the deterministic 3-way split
-      of :func:`split_cohort`, saved in ``policy_config.json``); the cohort must hold them;
+    - ``"training"``, ``"validation"``, ``"test"``: that split of the training run; the cohort must hold them;
     - ``"cohort"``: every patient of a new cohort, none of which may be a training or validation patient;
-    - ``"all"``: every patient of the cohort, whichever split they were in (inference on given patients:
-      :func:`seen_patients` counts those that training or validation saw, for the output).
+    - ``"all"``: every patient of the cohort, whichever split they were in (inference on given patients: a warning
+      is logged when training or validation saw some of them; :func:`seen_patients` counts them for the output).
 
     Args:
         config: the output of :func:`load_policy_config`.
@@ -355,31 +353,16 @@ def split_environment(
             ``"cohort"`` sharing patients with training or validation, or cohort features that differ from
             training's.
     """
-    if split not in allowed:
-        raise InputError(f"{option} {split!r} is not a split this run may use; expected one of {list(allowed)}")
     root = prepare_cohort_root(dataset_dir, ".") if dataset_dir else config["data_root"]
     cohort = load_oncostrat_cohort(root, seed=config["split_seed"])
     if cohort.feature_names != config["feature_names"]:
         raise InputError(f"cohort {root}: features {cohort.feature_names} differ from training's "
                          f"{config['feature_names']}")
-    if split in SPLITS:
-        saved = {name: [{"case_id": c} for c in config["split"][name]] for name in SPLITS}
-        ids = [e["case_id"] for e in select_split(saved, split, SPLITS, option, "patients", TRAIN_COMMAND)]
-        present = set(cohort.case_ids)
-        absent = [c for c in ids if c not in present]
-        if absent:
-            raise InputError(f"{len(absent)} {split} patient(s) of the training cohort are not in {root} "
-                             f"({absent[:5]}); to run on a new cohort use {option} cohort")
-    else:
-        ids = list(cohort.case_ids)
-        shared = seen_patients(config, ids)
-        if shared and split == "cohort":
-            raise InputError(f"{option} cohort: {len(shared)} patient(s) of {root} were training or validation "
-                             f"patients ({shared[:5]}); evaluate the training cohort with {option} test, or give a "
-                             f"new cohort")
-        if shared:
-            logger.warning(f"{len(shared)} of the {len(ids)} patients of {root} were training or validation patients: "
-                           f"figures over them are not held-out figures (the test patients: {option} test)")
+    ids = select_cases(config["split"], cohort.case_ids, split, allowed, option, "patients", TRAIN_COMMAND, str(root))
+    shared = seen_patients(config, ids)
+    if shared and split not in SPLITS:
+        logger.warning(f"{len(shared)} of the {len(ids)} patients of {root} were training or validation patients: "
+                       f"figures over them are not held-out figures (the test patients: {option} test)")
     index = {cid: k for k, cid in enumerate(cohort.case_ids)}
     env = cohort_environment(cohort.profiles, config["env"], daily_samples=daily_samples)
     return env, [index[c] for c in ids], ids

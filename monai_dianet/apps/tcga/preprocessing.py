@@ -27,7 +27,7 @@ from monai_dianet.apps.tcga.data import (
     load_tcga_preprocessing,
 )
 from monai_dianet.bundle.checks import require_file
-from monai_dianet.data import SPLITS, prepare_embedded_data, select_split
+from monai_dianet.data import EVALUATION_SPLITS, prepare_embedded_data, select_cases
 from monai_dianet.data.synthetic.tcga import generate_tcga
 from monai_dianet.utils.errors import InputError, MissingInputError
 
@@ -47,9 +47,6 @@ PREPROCESSING_FILE = "preprocessing.json"
 
 #: the command that writes the weights and the preprocessing (from the bundle folder)
 TRAIN_COMMAND = "python -m monai.bundle run --config_file configs/train.json"
-
-#: what ``evaluation_dataset`` may evaluate: a held-out split of the training cohort, or a whole new cohort
-EVALUATION_SPLITS = ("validation", "test", "cohort")
 
 
 def _is_rank0() -> bool:
@@ -150,32 +147,12 @@ def evaluation_dataset(
             by an older version: retrain), split cases missing from ``root``, or a ``"cohort"`` that shares cases
             with training or validation.
     """
-    if split not in EVALUATION_SPLITS:
-        raise InputError(f"{option} {split!r} is not a split this evaluation may use; expected one of "
-                         f"{list(EVALUATION_SPLITS)}")
     saved = prep.get("split_case_ids") or {}
     if not saved:
         raise InputError(f"the preprocessing file has no split case ids (written by an older version); retrain: "
                          f"{TRAIN_COMMAND}")
     cohort = load_tcga_cohort(root)
-    if split == "cohort":
-        seen = set(saved.get("training", [])) | set(saved.get("validation", []))
-        shared = [c for c in cohort.case_ids if c in seen]
-        if shared:
-            raise InputError(
-                f"{option} cohort: {len(shared)} case(s) of {root} were used for training or validation "
-                f"({shared[:5]}); evaluate the training cohort with {option} test, or give a new cohort"
-            )
-        cases = cohort.case_ids
-    else:
-        splits = {name: [{"case_id": c} for c in saved.get(name, [])] for name in SPLITS}
-        cases = [e["case_id"] for e in select_split(splits, split, ("validation", "test"), option)]
-        absent = [c for c in cases if c not in set(cohort.case_ids)]
-        if absent:
-            raise InputError(
-                f"{len(absent)} {split} case(s) of the training cohort are not in {root} ({absent[:5]}); to "
-                f"evaluate a new cohort use {option} cohort"
-            )
+    cases = select_cases(saved, cohort.case_ids, split, EVALUATION_SPLITS, option, command=TRAIN_COMMAND, source=root)
     items = cohort.datalist(cases, genes=prep["gene_scaler"].selected_genes)
     return TCGAMultimodalDataset(
         items,

@@ -44,13 +44,13 @@ def test_evaluation_uses_the_saved_test_split(cohorts):
     assert _run(config, str(root / "train"), "test", allowed=EVALUATION_SPLITS) == test
     new = _run(config, str(root / "new"), "cohort", allowed=EVALUATION_SPLITS)
     assert len(new) == 4 and not seen_patients(config, new)
-    with pytest.raises(InputError, match=r"--eval_split 'all' is not a split this run may use"):
+    with pytest.raises(InputError, match=r"--eval_split 'all' is not a split this evaluation may use"):
         _run(config, str(root / "train"), "all", allowed=EVALUATION_SPLITS, option="--eval_split")
     with pytest.raises(InputError, match=r"--eval_split 'training' is not a split"):
         _run(config, "", "training", allowed=EVALUATION_SPLITS, option="--eval_split")
-    with pytest.raises(InputError, match=r"--eval_split cohort: 9 patient\(s\) of .* were training or validation"):
+    with pytest.raises(InputError, match=r"--eval_split cohort: 9 patients of .* were used for training or validation"):
         _run(config, str(root / "train"), "cohort", allowed=EVALUATION_SPLITS, option="--eval_split")
-    with pytest.raises(InputError, match=r"3 test patient\(s\) of the training cohort are not in .*--split cohort"):
+    with pytest.raises(InputError, match=r"3 test patients of the training cohort are not in .*--split cohort"):
         _run(config, str(root / "new"), "test")
     empty = {**config, "split": {**config["split"], "test": []}}
     with pytest.raises(InputError, match=r"the test split is empty .*--test_fraction and rerun: python -m monai"):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from pathlib import Path
 
 import nibabel as nib
@@ -89,3 +90,19 @@ def write_brats_case(folder: Path, case_id: str, layout: str, shape=(8, 8, 6), l
     label = case / f"{case_id}{sep}seg.nii.gz"
     nib.save(nib.Nifti1Image(labels.astype(np.uint8), affine), str(label))
     return {"image": images, "label": str(label), "case_id": case_id, "layout": layout}
+
+
+@contextmanager
+def global_backend_kept():
+    """Assert that the code inside leaves matplotlib's global backend alone (a notebook's inline backend, a user's
+    GUI backend): the block runs under the ``svg`` backend, which must still be set afterwards; the previous backend
+    is restored either way."""
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        yield
+        assert matplotlib.get_backend() == "svg", f"the global matplotlib backend was switched to {matplotlib.get_backend()}"
+    finally:
+        matplotlib.use(before)

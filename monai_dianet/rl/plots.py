@@ -9,21 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ..utils.errors import InputError
+from ..visualize.plots import save_figure
 from .dynamics.base import TumourODEModel
 from .evaluation import EpisodeRecord
 
 __all__ = ["plot_learning_curve", "plot_treatment_trajectories"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_learning_curve(
@@ -47,8 +40,8 @@ def plot_learning_curve(
     Returns:
         the PNG path.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
     if len(train_returns):
         steps, returns = np.asarray(train_returns, dtype=float).T
         window = max(1, min(smooth, len(returns)))
@@ -67,11 +60,7 @@ def plot_learning_curve(
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return Path(save_figure(fig, path, dpi=110))
 
 
 def plot_treatment_trajectories(
@@ -93,9 +82,9 @@ def plot_treatment_trajectories(
     """
     if not records:
         raise InputError("plot_treatment_trajectories needs at least one episode record.")
-    plt = _pyplot()
     names = list(model.state_names)
-    fig, axes = plt.subplots(4, 1, figsize=(8, 10), sharex=True)
+    fig = Figure(figsize=(8, 10))
+    axes = fig.subplots(4, 1, sharex=True)
     for k, (policy, rec) in enumerate(records.items()):
         color = f"C{k}"
         days = np.asarray(rec.days)
@@ -127,8 +116,4 @@ def plot_treatment_trajectories(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return Path(save_figure(fig, path, dpi=100))

@@ -6,6 +6,7 @@ from .cam import CAM_METHODS, ClassScoreWrapper, compute_cam, default_fc_layer, 
 from .plots import (
     infer_spatial_dims,
     save_fig5_panels,
+    save_figure,
     save_learning_curves,
     save_reliability_diagram,
     save_risk_coverage_curve,

@@ -124,11 +124,31 @@ def _remove_new_hooks(network: nn.Module) -> Iterator[None]:
 
 
 def _to_unit_range(maps: torch.Tensor) -> torch.Tensor:
+    if not bool(torch.isfinite(maps).all()):
+        raise ValueError(
+            f"the class activation map has {int((~torch.isfinite(maps)).sum())} non-finite values (NaN/inf): check the "
+            "input and the network's output for NaN/inf."
+        )
     flat = maps.flatten(1)
     lo = flat.amin(1).view(-1, *([1] * (maps.ndim - 1)))
     hi = flat.amax(1).view(-1, *([1] * (maps.ndim - 1)))
-    out = (maps - lo) / (hi - lo).clamp_min(1e-12)
-    return torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    return (maps - lo) / (hi - lo).clamp_min(1e-12)
+
+
+def _identity(maps: torch.Tensor) -> torch.Tensor:
+    return maps
+
+
+def _unusable_layer(layer: str, output: Any, x: torch.Tensor, method: str, error: Exception, fallback: str) -> str:
+    """One-line reason why ``layer`` cannot be the CAM target (from what its forward hook saw)."""
+    hint = f"pick a module whose output is a (B, C, *spatial) feature map, e.g. the default {fallback!r}."
+    if output is None:
+        return f"target_layer {layer!r} is never called as a module in the forward pass (a container?); {hint}"
+    if not isinstance(output, torch.Tensor) or output.ndim != x.ndim:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        return f"target_layer {layer!r} outputs {shape}, not a (B, C, *spatial) map like the input {tuple(x.shape)}; {hint}"
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"target_layer {layer!r} cannot be used for {method} ({type(error).__name__}: {reason}); {hint}"
 
 
 def compute_cam(
@@ -159,31 +179,48 @@ def compute_cam(
         ``(B, 1, *spatial)`` maps in [0, 1] (per case), finite, at the input resolution.
 
     Raises:
-        ValueError: unknown method or layer.
+        ValueError: unknown method or layer, a layer that is not a usable CAM target (never called, or its output is
+            not a ``(B, C, *spatial)`` map), NaN/inf in the input or in the computed map.
 
     Example:
         >>> cam = compute_cam(dianet.eval(), image, method="gradcampp")  # (1, 1, H, W, D)
     """
     if method not in CAM_METHODS:
         raise ValueError(f"method must be one of {CAM_METHODS}, got {method!r}.")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"compute_cam: the input has {int((~torch.isfinite(x)).sum())} NaN/inf values.")
     layer = target_layer or default_target_layer(network)
-    if layer not in dict(network.named_modules()):
+    modules = dict(network.named_modules())
+    if layer not in modules:
         raise ValueError(f"target_layer {layer!r} is not a module of {type(network).__name__}.")
+    seen: dict[str, Any] = {}
     wrapped = ClassScoreWrapper(network, task=task, reduction=reduction)
     wrapped.train(network.training)  # MONAI restores the wrapper's mode afterwards: keep the network's own
     maps = []
     with _remove_new_hooks(network), torch.enable_grad():
+
+        def record(module: nn.Module, args: Any, output: Any) -> None:  # must return None: a value replaces the output
+            seen.setdefault("output", output)
+
+        modules[layer].register_forward_hook(record)
         if method == "cam":
             fc = fc_layer or default_fc_layer(network)
             explainer: Any = CAM(
-                wrapped, target_layers=f"network.{layer}", fc_layers=f"network.{fc}", postprocessing=_to_unit_range
+                wrapped, target_layers=f"network.{layer}", fc_layers=f"network.{fc}", postprocessing=_identity
             )
         else:
             cls = GradCAM if method == "gradcam" else GradCAMpp
-            explainer = cls(wrapped, target_layers=f"network.{layer}", postprocessing=_to_unit_range)
+            explainer = cls(wrapped, target_layers=f"network.{layer}", postprocessing=_identity)
         # one case at a time: MONAI's class score ``logits[:, argmax]`` mixes cases when B > 1 and class_idx is None
         for i in range(x.shape[0]):
             inp = x[i : i + 1].detach().clone().requires_grad_(True)  # backward hooks fire under a frozen backbone
-            maps.append(explainer(inp, class_idx=class_idx).detach())
+            seen.clear()
+            try:
+                cam = explainer(inp, class_idx=class_idx).detach()
+            except (RuntimeError, ValueError, KeyError, IndexError, TypeError) as e:
+                raise ValueError(
+                    _unusable_layer(layer, seen.get("output"), x, method, e, default_target_layer(network))
+                ) from e
+            maps.append(_to_unit_range(cam))
     network.zero_grad(set_to_none=True)
     return torch.cat(maps, 0)

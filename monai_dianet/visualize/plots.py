@@ -30,6 +30,7 @@ __all__ = [
     "save_risk_coverage_curve",
     "save_router_risk_coverage",
     "save_learning_curves",
+    "save_figure",
 ]
 
 
@@ -121,13 +122,27 @@ def to_display_2d(
     return arr
 
 
-def _save(fig: Figure, path: str | os.PathLike, dpi: int) -> str:
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100, **kwargs: Any) -> str:
+    """Write ``fig`` as PNG through its own Agg canvas (the global matplotlib backend is left alone).
+
+    Args:
+        fig: a ``matplotlib.figure.Figure`` built without pyplot.
+        path: output file; missing parent folders are created.
+        dpi: resolution (default 100).
+        kwargs: further ``Figure.savefig`` arguments, e.g. ``bbox_inches="tight"``.
+
+    Returns:
+        the path as a string.
+
+    Example:
+        >>> fig = Figure(figsize=(4, 3)); fig.add_subplot().plot([0, 1]); save_figure(fig, "out/curve.png")
+    """
     path = os.fspath(path)
     parent = os.path.dirname(path)
     if parent:
         os.makedirs(parent, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=dpi, format="png")
+    fig.savefig(path, dpi=dpi, format="png", **kwargs)
     return path
 
 
@@ -204,7 +219,7 @@ def save_fig5_panels(
         ax.set_title(names[key])
         ax.axis("off")
     fig.tight_layout()
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def save_uncertainty_overlay(
@@ -249,7 +264,7 @@ def save_uncertainty_overlay(
     ax.set_title(title)
     ax.axis("off")
     fig.tight_layout()
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def save_reliability_diagram(
@@ -288,7 +303,7 @@ def save_reliability_diagram(
     ax.set_xlabel("confidence")
     ax.set_ylabel("count")
     fig.tight_layout()
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def save_risk_coverage_curve(
@@ -326,7 +341,7 @@ def save_risk_coverage_curve(
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def save_router_risk_coverage(path: str | os.PathLike, report: Mapping[str, Any], dpi: int = 100) -> str:
@@ -383,4 +398,4 @@ def save_learning_curves(
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)

@@ -33,6 +33,14 @@ from monai_dianet.networks.utils import resize_to
 __all__ = ["AttentionSaliency", "fusion_attention_saliency"]
 
 
+def _require_finite(saliency: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    for name, t in (("attention map", attention), ("saliency", saliency)):
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"the {name} has {int((~torch.isfinite(t)).sum())} non-finite values (NaN/inf): check the "
+                             "input and the network's fused features for NaN/inf.")
+    return saliency, attention
+
+
 def _normalise(a: torch.Tensor) -> torch.Tensor:
     peak = a.flatten(1).amax(1).clamp_min(torch.finfo(a.dtype).tiny)
     return a / peak.view(-1, *([1] * (a.ndim - 1)))
@@ -84,13 +92,13 @@ class AttentionSaliency(nn.Module):
     def forward(self, x: torch.Tensor, fused: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq 28: ``(A * x, A)`` with A upsampled to the spatial size of ``x``."""
         a = self.attention(fused, x.shape[2:])
-        return a * x, a
+        return _require_finite(a * x, a)
 
     def explain(self, network: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run ``network(x, return_all=True)`` (DIANet) and apply eq 27-28 to its ``fused`` map.
 
         Raises:
-            ValueError: when the network output has no ``fused`` map.
+            ValueError: when the network output has no ``fused`` map, or the saliency is not finite.
         """
         out: Any = network(x, return_all=True)
         fused = getattr(out, "fused", None)
@@ -119,7 +127,7 @@ def fusion_attention_saliency(
         ``(saliency, attention)``: ``(B, C_in, *spatial)`` and ``(B, 1, *spatial)``.
 
     Raises:
-        ValueError: when the network returns no fusion attention maps.
+        ValueError: when the network returns no fusion attention maps, or the saliency is not finite (NaN/inf).
     """
     out: Any = network(x, return_all=True)
     maps = list(getattr(out, "fusion_attention", None) or [])
@@ -136,4 +144,4 @@ def fusion_attention_saliency(
         combined = combined + w * a
     if normalize:
         combined = _normalise(combined)
-    return combined * x, combined
+    return _require_finite(combined * x, combined)

@@ -25,6 +25,7 @@ from monai_dianet.rl import (
 )
 from monai_dianet.rl.envs import make_chemo_immunotherapy_env
 from monai_dianet.utils.errors import InputError
+from tests.utils import global_backend_kept
 
 
 def test_spread_threshold_and_record():
@@ -60,7 +61,8 @@ def test_evaluate_summarize_and_trajectory_figure(tmp_path):
     assert summary["mean_return"] == pytest.approx(np.mean([r.total_return for r in fixed]))
     assert len(rand) == 6 and [r.patient_id for r in fixed] == ["p0", "p1", "p2"]
     assert fixed[0].actions == [6, 0, 6]
-    png = plot_treatment_trajectories({"fixed": fixed[0], "random": rand[0]}, env.model, tmp_path / "p0.png")
+    with global_backend_kept():
+        png = plot_treatment_trajectories({"fixed": fixed[0], "random": rand[0]}, env.model, tmp_path / "p0.png")
     assert png.stat().st_size > 10_000
     with pytest.raises(InputError):
         summarize_episodes([])
@@ -80,8 +82,9 @@ def test_validation_callback_keeps_best_and_resumable_last(tmp_path):
     assert len(state["validation"]) == 3 and len(state["train_returns"]) >= 3
     resumed = ValidationCallback(_cohort_env(), [0], eval_freq=15, history=state)
     assert resumed.best_score == max(h["mean_return"] for h in callback.history) and resumed._next_eval == 60
-    png = plot_learning_curve(callback.history, callback.train_returns, tmp_path / "curve.png",
-                              reference={"fixed": 1.0})
+    with global_backend_kept():
+        png = plot_learning_curve(callback.history, callback.train_returns, tmp_path / "curve.png",
+                                  reference={"fixed": 1.0})
     assert png.stat().st_size > 10_000
     with pytest.raises(InputError, match="empty"):
         ValidationCallback(env, [], eval_freq=5)

@@ -43,6 +43,8 @@ def test_attention_saliency_eq27_28(spatial_dims):
     s, _ = sal(x, fused)
     s.sum().backward()
     assert sal.conv.weight.grad is not None and sal.conv.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="attention map has .* non-finite"), torch.no_grad():
+        sal(x, fused.clone().fill_(float("nan")))
 
 
 @pytest.mark.parametrize("spatial_dims", [2, 3])
@@ -55,6 +57,9 @@ def test_fusion_attention_saliency(spatial_dims):
     assert torch.isfinite(att).all() and float(att.max()) == pytest.approx(1.0) and float(att.min()) >= 0
     with pytest.raises(ValueError):
         fusion_attention_saliency(_tiny_dianet(spatial_dims, fusion_attention=False), x)
+    x[0, 0, 0, 0] = float("inf")  # NaN/inf in: raised, not passed on as a map
+    with pytest.raises(ValueError, match="non-finite values"), torch.no_grad():
+        fusion_attention_saliency(net, x)
 
 
 @pytest.mark.parametrize(
@@ -99,3 +104,22 @@ def test_class_score_wrapper_and_plain_net():
         compute_cam(seg, x, method="lime")
     with pytest.raises(ValueError):
         compute_cam(seg, x, target_layer="nope")
+
+
+def test_cam_unusable_layers_and_non_finite_maps_raise_one_line_errors():
+    net = _tiny_dianet(2, ("classification",))
+    x = torch.rand(1, 2, 32, 32)
+    hooks_before = sum(len(m._forward_hooks) + len(m._backward_hooks) for m in net.modules())
+    with pytest.raises(ValueError, match="'heads' is never called"):
+        compute_cam(net, x, target_layer="heads")  # a ModuleDict container
+    with pytest.raises(ValueError, match=r"'diffuser.mlp.0' outputs \(1, \d+, \d+\), not a \(B, C, \*spatial\) map"):
+        compute_cam(net, x, target_layer="diffuser.mlp.0")  # token features of the transformer diffuser
+    assert sum(len(m._forward_hooks) + len(m._backward_hooks) for m in net.modules()) == hooks_before
+    with pytest.raises(ValueError, match="input has 1 NaN/inf"):
+        compute_cam(net, x.clone().index_put_((torch.tensor(0), torch.tensor(0), torch.tensor(3), torch.tensor(4)),
+                                              torch.tensor(float("nan"))))
+    seg = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    with torch.no_grad():
+        seg[2].weight[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="non-finite values"):
+        compute_cam(seg, torch.rand(1, 1, 16, 16), class_idx=0)  # finite input, inf logits: no silent zero map

@@ -106,25 +106,24 @@ class SaveBraTSPredictiond(MapTransform):
         return value
 
     def _write_png(self, path: Path, image, labels: np.ndarray) -> None:
-        import matplotlib
         import nibabel as nib
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from monai_dianet.visualize.plots import save_figure
 
         img = np.asarray(torch.as_tensor(image).detach().cpu(), dtype=np.float32)
         img = img[-1] if img.ndim == 4 else img  # FLAIR is the last channel
         if img.shape != labels.shape:  # the image is still on the preprocessed grid: read the input file instead
             img = np.asarray(nib.load(filename_of(image)).dataobj, dtype=np.float32)
         z = int(np.argmax((labels > 0).sum(axis=(0, 1)))) if labels.any() else labels.shape[-1] // 2
-        fig, ax = plt.subplots(figsize=(4, 4))
+        fig = Figure(figsize=(4, 4))
+        ax = fig.add_subplot()
         ax.imshow(np.rot90(img[..., z]), cmap="gray")
         masked = np.ma.masked_equal(np.rot90(labels[..., z]), 0)
         ax.imshow(masked, cmap="autumn", alpha=0.5, vmin=0, vmax=4)
         ax.set_title(f"{path.stem} (slice {z})")
         ax.axis("off")
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
+        save_figure(fig, path, dpi=100, bbox_inches="tight")
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         import nibabel as nib

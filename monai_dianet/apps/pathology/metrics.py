@@ -259,9 +259,12 @@ def plot_froc(path: str | os.PathLike, froc: Mapping, title: str = "") -> str | 
     """Save the FROC curve (sensitivity against false positives per slide, log axis) as PNG; None without one."""
     if not froc or not froc.get("fps_per_image"):
         return None
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    from monai_dianet.visualize.plots import save_figure
+
+    fig = Figure(figsize=(4.5, 3.5))
+    ax = fig.add_subplot()
     fps, sens = np.asarray(froc["fps_per_image"]), np.asarray(froc["total_sensitivity"])
     ax.step(np.maximum(fps, 1e-3), sens, where="post")
     for t, s in (froc.get("sensitivities") or {}).items():
@@ -274,9 +277,7 @@ def plot_froc(path: str | os.PathLike, froc: Mapping, title: str = "") -> str | 
     score = froc.get("froc")
     ax.set_title(f"{title} FROC {score:.3f}" if score is not None else title)
     fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=120)
-    plt.close(fig)
-    return os.fspath(path)
+    return save_figure(fig, path, dpi=120)
 
 
 def write_evaluation(

@@ -13,7 +13,7 @@ import torch
 from monai.data import MetaTensor
 
 from monai_dianet.apps.brats import BraTSLabelsToRegions, SaveBraTSPredictiond, brats_region_volumes_ml
-from tests.utils import BRATS_LABELS, random_brats_labels
+from tests.utils import BRATS_LABELS, global_backend_kept, random_brats_labels
 
 
 def test_region_volumes_ml():
@@ -38,7 +38,8 @@ def test_save_prediction_files(tmp_path, layout):
         "layout": layout,
         "image": MetaTensor(torch.rand(4, 7, 6, 5), affine=torch.as_tensor(affine)),
     }
-    out = SaveBraTSPredictiond(keys="pred", output_dir=tmp_path, save_png=True)(data)
+    with global_backend_kept():
+        out = SaveBraTSPredictiond(keys="pred", output_dir=tmp_path, save_png=True)(data)
     seg = nib.load(tmp_path / "case7_seg.nii.gz")
     assert seg.shape == (7, 6, 5) and np.allclose(seg.affine, affine)
     assert set(np.unique(np.asarray(seg.dataobj))) <= set(BRATS_LABELS[layout])

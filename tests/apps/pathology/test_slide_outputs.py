@@ -24,8 +24,10 @@ from monai_dianet.apps.pathology import (
     evaluate_slides,
     load_annotation,
     plan_slide,
+    plot_froc,
     write_heatmap_tiff,
 )
+from tests.utils import global_backend_kept
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +213,10 @@ def test_froc_and_slide_metrics(plans, tmp_path):
     np.save(tumour["files"]["heatmap_npy"], heat)
     curve = CamelyonFROC(data, nms_box_size=box).evaluate_curve()
     assert curve["froc"] == pytest.approx((targets - 1) / targets)
+    with global_backend_kept():
+        assert plot_froc(tmp_path / "froc.png", curve, title="test") == str(tmp_path / "froc.png")
+    assert (tmp_path / "froc.png").stat().st_size > 5_000
+    assert plot_froc(tmp_path / "none.png", {"fps_per_image": []}) is None and not (tmp_path / "none.png").exists()
 
 
 def test_heatmap_tiff_errors(tmp_path):

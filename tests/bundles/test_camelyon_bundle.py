@@ -5,7 +5,7 @@ command lines ``torchrun ... -m monai.bundle run`` and ``python -m monai.bundle 
 default and on a ``dataset_dir`` of slides + ASAP XML in another folder layout. One training run on the embedded
 default serves every test that needs a trained bundle.
 
-Everything is tiny (2048-pixel slides read at 4 um/px in 32-pixel patches, one epoch of 64 patches, 2 MC
+Everything is tiny (1024-pixel slides read at 4 um/px in 32-pixel patches, one epoch of 64 patches, 2 MC
 samples): the numbers the model reaches are not checked, only that each config runs and writes what the bundle
 promises, and that bad input ends with one line naming the file.
 """
@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "dianet_camelyon_segmentation"
 CONFIGS = BUNDLE / "configs"
 SMALL = {
-    "synthetic_slides": 6, "synthetic_size": 2048, "working_mpp": 4.0, "patch_size": 32, "heatmap_level": 2,
+    "synthetic_slides": 6, "synthetic_size": 1024, "working_mpp": 4.0, "patch_size": 32, "heatmap_level": 2,
     "num_patches": 64, "val_patches": 32, "eval_patches": 32, "batch_size": 16, "mc_samples": 2, "num_workers": 0,
     "max_epochs": 1,
 }
@@ -222,7 +222,7 @@ def _bad_dataset(folder: Path, source: Path, kind: str) -> Path:
         ("corrupt", r"slide\.tif: OpenSlide cannot open this slide"),
         ("flat", r"slide\.tif: not pyramidal"),
         ("no_polygons", r"slide\.xml: no polygon annotations"),
-        ("outside", r"slide\.xml: tumour coordinates span x 10\.0\.\.4000\.0.*outside the slide \(2048x2048"),
+        ("outside", r"slide\.xml: tumour coordinates span x 10\.0\.\.4000\.0.*outside the slide \(1024x1024"),
     ],
 )
 def test_bad_slides_and_annotations_name_the_file(embedded, tmp_path, kind, message):

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from monai_dianet.networks.nets.onconet import OncoNet
 __all__ = ["OncoNetEstimatorBase"]
 
 
-class OncoNetEstimatorBase(BaseEstimator):
+class OncoNetEstimatorBase(BaseEstimator, metaclass=ABCMeta):
     """Base of :class:`~monai_dianet.estimators.OncoNetClassifier` and :class:`~monai_dianet.estimators.OncoNetSurvival`
     (not used directly).
 
@@ -43,27 +44,29 @@ class OncoNetEstimatorBase(BaseEstimator):
             setattr(self, key, value)
 
     # -- to be provided by subclasses -------------------------------------------------------------------------------
+    @abstractmethod
     def _encode_target(self, y: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Targets as arrays for the loss, and the labels to stratify the inner folds by."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _num_outputs(self) -> int:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _loss(self, net: OncoNet, outputs: torch.Tensor, target: dict[str, torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _ensemble_mode(self) -> str:
         """How member outputs are combined (see :func:`~monai_dianet.estimators.ensemble.combine_member_outputs`)."""
-        raise NotImplementedError
 
     def _combine(self, outputs: np.ndarray) -> np.ndarray:
         """Member outputs (M, N, K) -> one prediction per patient, (N, K) or (N, 1)."""
         return combine_member_outputs(torch.as_tensor(outputs), self._ensemble_mode()).numpy()
 
+    @abstractmethod
     def _inner_score(self, target: dict[str, np.ndarray], prediction: np.ndarray) -> float:
         """Higher is better."""
-        raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------------------------------------
     def _device(self) -> torch.device:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -160,7 +161,7 @@ class RouterLoader:
             self.router.set_thresholds({"accept": None, "review": None})
 
 
-class _RouterCases:
+class _RouterCases(ABC):
     """Collects, per case of an evaluation run whose router ran both paths on every case, the scores of both paths
     (of every candidate score when ``candidate_keys`` are given and the router has several) and whether each path's
     prediction is correct; the subclasses use them at the end of the epoch."""
@@ -216,8 +217,8 @@ class _RouterCases:
         fast, refined, fast_ok, refined_ok = zip(*self._cases)
         return np.stack(fast), np.stack(refined), list(fast_ok), list(refined_ok)
 
-    def _epoch_completed(self, engine: Engine) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _epoch_completed(self, engine: Engine) -> None: ...
 
 
 def _value(handler: Any, item: Mapping[str, Any], key: str) -> Any:

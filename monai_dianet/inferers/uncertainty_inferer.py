@@ -10,6 +10,7 @@ mutual information that nests a ``SlidingWindowInferer`` and stands in an evalua
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -89,11 +90,11 @@ class UncertaintyInferer(Inferer):
         self.inferer = inferer
         self.task = task
 
+    @abstractmethod
     def predictions(
         self, x: torch.Tensor, network: Any, *args: Any, **kwargs: Any
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """Yield ``(logits, logvar or None)``, each ``(B, C, ...)`` aligned with ``x`` (one prediction at a time)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement predictions().")
 
     def head(self, output: Any, network: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:func:`network_head` of this inferer's ``task``."""

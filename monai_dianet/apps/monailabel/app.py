@@ -101,7 +101,7 @@ class DIANetApp(MONAILabelApp):
         self.sequences = {s: BRATS_SEQUENCES.get(s, (s.lower(),)) for s in first.get("sequences", BRATS_SEQUENCES)}
         self.anchor = first.get("anchor", next(iter(self.sequences)))
         super().__init__(app_dir=app_dir, studies=studies, conf=conf, name="monai-dianet",
-                         description="DIANet segmentation with MC-dropout uncertainty and ACWI routing",
+                         description="DIANet segmentation with an uncertainty map and ACWI routing",
                          version="1.0")
 
     # datastore -------------------------------------------------------------------------------------------------

@@ -508,7 +508,7 @@ def uncertainty_parametric_map(
     source_datasets: Sequence,
     name: str = "predictive entropy",
     unit_max: float | None = None,
-    series_description: str = "DIANet MC-dropout uncertainty",
+    series_description: str = "DIANet uncertainty (predictive entropy)",
     series_number: int = 101,
     algorithm_name: str = "DIANet",
 ):

@@ -1,14 +1,15 @@
 # Copyright (c) monai-dianet contributors
 # Licensed under the Apache License, Version 2.0
-"""MONAI Label infer task for a DIANet segmentation bundle: label + MC-dropout uncertainty map + ACWI routing.
+"""MONAI Label infer task for a DIANet segmentation bundle: label + uncertainty map + ACWI routing.
 
-Everything model-specific comes from the bundle's ``configs/inference.json`` (network, preprocessing, router,
-MC-dropout inferer, router file), so serving another DIANet bundle is configuration. Per request:
+Everything model-specific comes from the bundle's ``configs/inference.json`` (network, preprocessing, router and its
+refine inferer, router file), so serving another DIANet bundle is configuration. Per request:
 
 1. the bundle's preprocessing (its file-layout checks dropped: MONAI Label hands one multi-channel file);
 2. the ACWI router (:class:`~monai_dianet.inferers.ACWIRouter`) decides accept / refine / review;
-3. the uncertainty map is the bundle's MC-dropout inferer's map (:class:`~monai_dianet.inferers.MCDropoutInferer`):
-   the router's refined prediction when it refined, else one MC-dropout pass run for the map;
+3. the uncertainty map is the predictive entropy of the router's refine inferer (the BraTS bundle's default: the
+   input and its flip, :class:`~monai_dianet.inferers.TTAInferer`; or :class:`~monai_dianet.inferers.MCDropoutInferer`):
+   the router's refined prediction when it refined, else one refine pass run for the map;
 4. prediction and map are inverted to the input grid, the label map written as NIfTI (BraTS labels), the map as
    a float NIfTI; the routing record, the case uncertainty and the map's file go into the result params.
 """
@@ -30,7 +31,7 @@ from monailabel.tasks.infer.basic_infer import BasicInferTask
 
 from monai_dianet.bundle import load_bundle_config
 from monai_dianet.handlers.routing import load_router_file
-from monai_dianet.inferers import ACWIRouter
+from monai_dianet.inferers import ACWIRouter, MCDropoutInferer
 from monai_dianet.transforms.routing import routing_record
 
 __all__ = ["DIANetInferTask", "BRATS_LABELS", "brats_regions_to_labels"]
@@ -52,7 +53,7 @@ def brats_regions_to_labels(regions: np.ndarray, enhancing: int = 4) -> np.ndarr
 
 
 class DIANetInferTask(BasicInferTask):
-    """Segmentation + MC-dropout uncertainty + ACWI routing decision, from a DIANet bundle's inference config.
+    """Segmentation + uncertainty map + ACWI routing decision, from a DIANet bundle's inference config.
 
     Args:
         bundle: the bundle folder (holds ``configs/inference.json``).
@@ -80,7 +81,7 @@ class DIANetInferTask(BasicInferTask):
         router_file: str | None = None,
         labels: Mapping[str, int] = BRATS_LABELS,
         regions_to_labels: Callable[[np.ndarray], np.ndarray] = brats_regions_to_labels,
-        description: str = "DIANet segmentation with MC-dropout uncertainty and ACWI routing",
+        description: str = "DIANet segmentation with an uncertainty map and ACWI routing",
         overrides: Mapping[str, Any] | None = None,
         skip_transforms: Sequence[str] = ("ValidateBraTSCased",),
     ) -> None:
@@ -107,7 +108,8 @@ class DIANetInferTask(BasicInferTask):
 
     def info(self) -> dict[str, Any]:
         out = super().info()
-        out.update({"bundle": self.bundle, "router_file": self.router_file, "uncertainty": "MC-dropout entropy",
+        refine = type(self.parser.get_parsed_content("router#refine_inferer", instantiate=True)).__name__
+        out.update({"bundle": self.bundle, "router_file": self.router_file, "uncertainty": f"predictive entropy ({refine})",
                     "routing": ["accept", "refine", "review"]})
         return out
 
@@ -125,6 +127,8 @@ class DIANetInferTask(BasicInferTask):
         return data
 
     def inferer(self, data: Any = None):
+        """The bundle's MC-dropout inferer (``mc_inferer``), which the epistemic scoring samples; inference itself runs
+        the router (:meth:`run_inferer`)."""
         return self.parser.get_parsed_content("mc_inferer", instantiate=True)
 
     def inverse_transforms(self, data: Any = None) -> None:
@@ -145,21 +149,23 @@ class DIANetInferTask(BasicInferTask):
     def run_inferer(self, data: dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> dict:
         network = self._get_network(device, data).eval()
         router = self._router()
-        router.refine_inferer.num_samples = int(data.get("mc_samples", router.refine_inferer.num_samples))
+        if isinstance(router.refine_inferer, MCDropoutInferer):  # the bundle's default refine path is flip TTA
+            router.refine_inferer.num_samples = int(data.get("mc_samples", router.refine_inferer.num_samples))
         image = data[self.input_key]
         x = (image if torch.is_tensor(image) else torch.as_tensor(image))[None].to(torch.device(device))
         out = router(x, network)
         record = routing_record({k: v[0] for k, v in out.items()}, router)
-        if record["decision"] == "accept":  # the fast pass has no MC samples: draw them for the map
+        if record["decision"] == "accept":  # the map comes from the refine path, which an accepted case skipped
             with torch.no_grad():
-                mc = router.refine_inferer(x, network)
+                refined = router.refine_inferer(x, network)
         else:
-            mc = out
+            refined = out
         # Invertd only inverts MetaTensors: the router's outputs are plain tensors
         data["pred"] = MetaTensor(out["mean"][0].float().cpu())
-        data["uncertainty"] = MetaTensor(mc["entropy"][0].float().cpu())
+        data["uncertainty"] = MetaTensor(refined["entropy"][0].float().cpu())
+        data["uncertainty_method"] = type(router.refine_inferer).__name__
         data["acwi"] = record
-        data["case_uncertainty"] = float(router.case_score(mc)[0])  # the score chosen on validation (router.json)
+        data["case_uncertainty"] = float(router.case_score(refined)[0])  # the score chosen on validation (router.json)
         return data
 
     def post_transforms(self, data: Any = None) -> Sequence[Callable]:
@@ -179,7 +185,7 @@ class DIANetInferTask(BasicInferTask):
         nib.save(nib.Nifti1Image(np.asarray(unc.detach().cpu(), dtype=np.float32)[0], affine), unc_file)
         result = {
             "acwi": data["acwi"],
-            "uncertainty": {"map": "MC-dropout predictive entropy (nats)", "file": unc_file,
+            "uncertainty": {"map": f"predictive entropy (nats) of {data['uncertainty_method']}", "file": unc_file,
                             "case_score": data["case_uncertainty"]},
             "voxels_per_label": {name: int((labels == value).sum()) for name, value in self.labels.items()},
         }
